@@ -1,0 +1,28 @@
+"""funcgrad: composable function transforms for NumPy code, and a PyTorch-style front.
+
+Functional front::
+
+    import funcgrad as fg, funcgrad.numpy as fnp
+    fg.grad(lambda x: fnp.sum(fnp.tanh(x) ** 2))(fnp.ones(3))
+
+See the README and docs/ for the PyTorch-style front (``funcgrad.Tensor``,
+``funcgrad.nn``, ``funcgrad.optim``).
+"""
+from __future__ import annotations
+
+from . import prims as _prims  # registers every primitive
+from . import numpy  # noqa: F401  (funcgrad.numpy, imported as fnp by users)
+from .numpy import _tracer_methods as _tm
+from . import tree_util  # noqa: F401
+from .api import (grad, hessian, jacfwd, jacrev, jvp, linearize, stop_gradient,  # noqa: F401
+                  value_and_grad, vjp, vmap)
+from .config import config, debug_nans  # noqa: F401
+from .core import (ConcretizationError, FuncgradError, LeakedTracerError,  # noqa: F401
+                   MissingRuleError, Primitive, primitives)
+from .custom import checkpoint, custom_vjp  # noqa: F401
+from .batching import BatchingError  # noqa: F401
+
+_tm.install()
+del _tm, _prims
+
+__version__ = "0.1.0"

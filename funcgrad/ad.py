@@ -1,0 +1,414 @@
+"""Automatic differentiation: reverse mode (nodes + backward pass) and forward mode.
+
+Reverse mode records, for each primitive applied to a traced value, a
+:class:`Node` holding the primitive's *staged* VJP closure -- a function of the
+output cotangent that keeps only the residuals the rule needs -- and the nodes
+of its differentiable inputs.  :func:`backward_pass` walks the graph once in
+reverse topological order, summing cotangents per node and freeing each node's
+closure as soon as it has run.
+
+Broadcasting is handled in one place: primitives broadcast like NumPy, and the
+backward pass sums a cotangent back to its input's shape (``_fit``) instead of
+every binary rule doing so.
+
+Forward mode pushes tangents through each primitive's JVP rule, with ``None``
+as the symbolic zero: a primitive whose inputs all have zero tangents costs
+nothing beyond its own evaluation.
+
+The same :func:`record` and :func:`backward_pass` serve ``funcgrad.grad`` and
+``funcgrad.Tensor.backward``: there is one derivative table.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .core import (ConcretizationError, MissingRuleError, Trace, Tracer, bind,
+                   concrete, user_frame_summary)
+
+# Primitives the engine itself needs; installed by funcgrad.prims at import.
+_ops = None
+
+
+def _install_ops(ops):
+    global _ops
+    _ops = ops
+
+
+# --------------------------------------------------------------------------- #
+# Graph nodes
+# --------------------------------------------------------------------------- #
+class Node:
+    """One recorded primitive application (or a leaf, when ``prim`` is None).
+
+    ``shape``/``dtype`` describe the node's output, so the backward pass can fit
+    incoming cotangents to it without storing per-edge metadata.
+    """
+
+    __slots__ = ("vjp", "parents", "shape", "dtype", "prim", "__weakref__")
+
+    def __init__(self, vjp, parents, shape, dtype, prim):
+        self.vjp = vjp
+        self.parents = parents
+        self.shape = shape
+        self.dtype = dtype
+        self.prim = prim
+
+    def __repr__(self):
+        name = self.prim.name if self.prim is not None else "leaf"
+        return f"<Node {name} {self.dtype}{list(self.shape)}>"
+
+
+def leaf_node(value):
+    return Node(None, (), value.shape, value.dtype, None)
+
+
+class _Projection:
+    """Primitive-like tag for the node selecting output ``i`` of a multi-output node."""
+
+    __slots__ = ("name", "nondiff")
+
+    def __init__(self, name):
+        self.name = name
+        self.nondiff = False
+
+
+def _freed(ct):
+    raise RuntimeError(
+        "Trying to backward through the graph a second time (or directly access "
+        "saved values after they have already been freed). Saved intermediate "
+        "values of the graph are freed when you call .backward() or "
+        "autograd.grad(). Specify retain_graph=True if you need to backward "
+        "through the graph a second time.")
+
+
+def _missing_vjp(prim, where):
+    def raise_missing(ct):
+        raise MissingRuleError(f"no VJP rule for primitive '{prim.name}' (used at {where})")
+    return raise_missing
+
+
+def is_differentiable_dtype(dtype):
+    return dtype.kind in "fc"
+
+
+def record(prim, out, primals, parents, params, missing=None):
+    """Make the reverse-mode node for ``out = prim(*primals)``; return it (or None).
+
+    ``parents`` holds the input nodes (``None`` for inputs that are constants).
+    A missing VJP rule is appended to ``missing`` (so the transform can report
+    every missing rule at once before any backward work) instead of raising.
+    """
+    rule = prim.vjp
+    if rule is None:
+        where = user_frame_summary()
+        if missing is not None:
+            missing.append((prim.name, "vjp", where))
+        vjp_fn = _missing_vjp(prim, where)
+    elif prim.vjp_needs:
+        vjp_fn = rule(out, *primals, needs=tuple(p is not None for p in parents), **params)
+    else:
+        vjp_fn = rule(out, *primals, **params)
+    if prim.multiple_results:
+        return Node(vjp_fn, tuple(parents), None, None, prim)
+    return Node(vjp_fn, tuple(parents), out.shape, out.dtype, prim)
+
+
+def projection_nodes(multi_node, outs):
+    """Per-output nodes for a multi-output node: ct_i becomes (None,..,ct_i,..,None)."""
+    n = len(outs)
+    nodes = []
+    for i, o in enumerate(outs):
+        if not is_differentiable_dtype(o.dtype):
+            nodes.append(None)
+            continue
+
+        def select(ct, i=i):
+            cts = [None] * n
+            cts[i] = ct
+            return (tuple(cts),)
+        nodes.append(Node(select, (multi_node,), o.shape, o.dtype, _Projection(f"out[{i}]")))
+    return nodes
+
+
+# --------------------------------------------------------------------------- #
+# Backward pass
+# --------------------------------------------------------------------------- #
+def toposort(roots):
+    """Nodes reachable from ``roots``, consumers before producers."""
+    visited = set()
+    order = []
+    stack = [(r, False) for r in roots]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if node in visited:
+            continue
+        visited.add(node)
+        stack.append((node, True))
+        for p in node.parents:
+            if p is not None and p not in visited:
+                stack.append((p, False))
+    order.reverse()
+    return order
+
+
+def _add_cts(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, tuple):
+        return tuple(_add_cts(x, y) for x, y in zip(a, b))
+    return _ops.add(a, b)
+
+
+def _fit(ct, node):
+    """Sum ``ct`` back to ``node``'s shape (undo broadcasting) and match its dtype."""
+    shape = node.shape
+    if ct.shape != shape:
+        ct = _ops.sum_to(ct, shape)
+    if ct.dtype != node.dtype:
+        ct = _ops.convert(ct, node.dtype)
+    return ct
+
+
+def backward_pass(seeds, retain_graph=False, on_node=None):
+    """Propagate cotangents from ``seeds`` (pairs of node and cotangent).
+
+    Returns a dict mapping each reached leaf node (``prim is None``) to its
+    summed cotangent.  Unless ``retain_graph``, each node's VJP closure (and so
+    its residuals) is released right after it runs.
+    """
+    cts = {}
+    for node, ct in seeds:
+        cts[node] = _add_cts(cts.get(node), ct)
+    leaf_cts = {}
+    for node in toposort([n for n, _ in seeds]):
+        ct = cts.pop(node, None)
+        if ct is None:
+            continue
+        if node.prim is None:
+            leaf_cts[node] = ct
+            continue
+        if on_node is not None:
+            on_node(node)
+        in_cts = node.vjp(ct)
+        if not retain_graph:
+            node.vjp = _freed
+        for parent, ict in zip(node.parents, in_cts):
+            if parent is None or ict is None:
+                continue
+            if parent.shape is not None:  # None for multi-output nodes (tuple cts)
+                ict = _fit(ict, parent)
+            prev = cts.get(parent)
+            cts[parent] = ict if prev is None else _add_cts(prev, ict)
+    return leaf_cts
+
+
+def raise_missing(missing, transform):
+    """Raise one error naming every missing rule (primitive, rule, source line)."""
+    seen = []
+    for item in missing:
+        if item not in seen:
+            seen.append(item)
+    lines = "\n".join(f"  - primitive '{p}' has no {rule} rule (used at {where})"
+                      for p, rule, where in seen)
+    raise MissingRuleError(
+        f"{transform} cannot differentiate this function; missing rules:\n{lines}\n"
+        "Define the rule in the primitive's block (see docs/adding_a_primitive.md), "
+        "or wrap the computation in funcgrad.custom_vjp with your own rule.")
+
+
+# --------------------------------------------------------------------------- #
+# Reverse-mode trace
+# --------------------------------------------------------------------------- #
+class VJPTracer(Tracer):
+    """A value recorded by a reverse-mode trace: its primal and its graph node."""
+
+    __slots__ = ("primal", "node")
+
+    def __init__(self, trace, primal, node):
+        self._trace = trace
+        self.primal = primal
+        self.node = node
+
+    @property
+    def shape(self):
+        return self.primal.shape
+
+    @property
+    def dtype(self):
+        return self.primal.dtype
+
+    def concrete_value(self):
+        # Python control flow on values works under grad/vjp, as in autograd.
+        return concrete(self.primal)
+
+
+class VJPTrace(Trace):
+    kind = "grad/vjp"
+
+    def __init__(self):
+        super().__init__()
+        self.missing = []
+
+    def new_input(self, value):
+        return VJPTracer(self, value, leaf_node(value))
+
+    def process_primitive(self, prim, args, params):
+        primals = []
+        parents = []
+        for a in args:
+            if isinstance(a, VJPTracer) and a._trace is self:
+                primals.append(a.primal)
+                parents.append(a.node)
+            else:
+                primals.append(a)
+                parents.append(None)
+        out = bind(prim, primals, params)
+        if prim.nondiff:
+            return out
+        if prim.multiple_results:
+            node = record(prim, out, primals, parents, params, self.missing)
+            nodes = projection_nodes(node, out)
+            return [o if n is None else VJPTracer(self, o, n) for o, n in zip(out, nodes)]
+        if out.dtype.kind not in "fc":
+            return out
+        return VJPTracer(self, out, record(prim, out, primals, parents, params, self.missing))
+
+    def lower(self, x):
+        """Split ``x`` into (primal, node-or-None) relative to this trace."""
+        if isinstance(x, VJPTracer) and x._trace is self:
+            return x.primal, x.node
+        return x, None
+
+    def process_custom_vjp(self, cv, args):
+        from .tree_util import tree_flatten, tree_unflatten
+        flat, tree = tree_flatten(args)
+        lowered, parents = zip(*(self.lower(x) for x in flat)) if flat else ((), ())
+        out, res = cv.fwd(*tree_unflatten(tree, list(lowered)))
+        out_flat, out_tree = tree_flatten(out)
+
+        def vjp_fn(cts):
+            cts = [(_ops.zeros_like(o) if c is None else c) for c, o in zip(cts, out_flat)]
+            in_cts = cv.bwd(res, tree_unflatten(out_tree, cts))
+            if not isinstance(in_cts, tuple):
+                raise TypeError(
+                    f"the bwd rule of custom_vjp function '{cv.name}' must return a tuple "
+                    f"with one cotangent per argument; got {type(in_cts).__name__}")
+            in_flat, in_tree = tree_flatten(in_cts, is_leaf=lambda x: x is None)
+            if len(in_flat) != len(flat):
+                raise ValueError(
+                    f"the bwd rule of custom_vjp function '{cv.name}' returned "
+                    f"{len(in_flat)} cotangent leaves for {len(flat)} argument leaves; "
+                    "return one cotangent per argument, shaped like it (None for zero)")
+            return tuple(in_flat)
+
+        multi = Node(vjp_fn, tuple(parents), None, None, cv)
+        wrap = [(o, n) for o, n in zip(out_flat, projection_nodes(multi, out_flat))]
+        return tree_unflatten(out_tree, [o if n is None else VJPTracer(self, o, n)
+                                         for o, n in wrap])
+
+
+# --------------------------------------------------------------------------- #
+# Forward mode
+# --------------------------------------------------------------------------- #
+class JVPTracer(Tracer):
+    """A value carried by forward mode: its primal and its (non-zero) tangent."""
+
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace, primal, tangent):
+        self._trace = trace
+        self.primal = primal
+        self.tangent = tangent
+
+    @property
+    def shape(self):
+        return self.primal.shape
+
+    @property
+    def dtype(self):
+        return self.primal.dtype
+
+    def concrete_value(self):
+        return concrete(self.primal)
+
+
+class JVPTrace(Trace):
+    kind = "jvp"
+
+    def __init__(self):
+        super().__init__()
+        self.missing = []
+
+    def lower(self, x):
+        if isinstance(x, JVPTracer) and x._trace is self:
+            return x.primal, x.tangent
+        return x, None
+
+    def process_primitive(self, prim, args, params):
+        primals = []
+        tangents = []
+        for a in args:
+            if isinstance(a, JVPTracer) and a._trace is self:
+                primals.append(a.primal)
+                tangents.append(a.tangent)
+            else:
+                primals.append(a)
+                tangents.append(None)
+        out = bind(prim, primals, params)
+        if prim.nondiff:
+            return out
+        rule = prim.jvp
+        if rule is None:
+            self.missing.append((prim.name, "jvp", user_frame_summary()))
+            return out
+        if prim.multiple_results:
+            t_outs = rule(tangents, out, *primals, **params)
+            return [o if t is None or o.dtype.kind not in "fc" else JVPTracer(self, o, t)
+                    for o, t in zip(out, t_outs)]
+        if out.dtype.kind not in "fc":
+            return out
+        t_out = rule(tangents, out, *primals, **params)
+        if t_out is None:
+            return out
+        if t_out.shape != out.shape:  # a rule may return a broadcastable tangent
+            t_out = _ops.broadcast_to(t_out, out.shape)
+        if t_out.dtype != out.dtype:
+            t_out = _ops.convert(t_out, out.dtype)
+        return JVPTracer(self, out, t_out)
+
+    def process_custom_vjp(self, cv, args):
+        from .tree_util import tree_flatten, tree_unflatten
+        if cv.jvp_rule is None:
+            raise MissingRuleError(
+                f"jvp (forward mode, also used by jacfwd and hessian) reached the "
+                f"custom_vjp function '{cv.name}', which has only a reverse-mode rule. "
+                "A VJP cannot be run forwards. Add a forward rule:\n"
+                f"    @{cv.name}.defjvp\n"
+                f"    def {cv.name}_jvp(primals, tangents):\n"
+                "        ...\n"
+                "        return primal_out, tangent_out\n"
+                "or use jacrev instead of jacfwd.")
+        flat, tree = tree_flatten(args)
+        pairs = [self.lower(x) for x in flat]
+        primals = tree_unflatten(tree, [p for p, _ in pairs])
+        tangents = tree_unflatten(tree, [(_ops.zeros_like(p) if t is None else t)
+                                         for p, t in pairs])
+        out, t_out = cv.jvp_rule(primals, tangents)
+        out_flat, out_tree = tree_flatten(out)
+        t_flat, _ = tree_flatten(t_out)
+        return tree_unflatten(out_tree, [JVPTracer(self, o, t) if o.dtype.kind in "fc" else o
+                                         for o, t in zip(out_flat, t_flat)])
+
+
+def instantiate_zero(tangent, primal):
+    """A concrete zero tangent for a symbolic zero (``None``)."""
+    return _ops.zeros_like(primal) if tangent is None else tangent
+
+
+__all__ = ["Node", "VJPTrace", "VJPTracer", "JVPTrace", "JVPTracer", "backward_pass",
+           "record", "toposort", "ConcretizationError"]
