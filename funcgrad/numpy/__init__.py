@@ -19,6 +19,9 @@ from .shapes import *  # noqa: F401,F403
 from .shapes import shape, ndim, size  # noqa: F401
 from .indexing import *  # noqa: F401,F403
 from .indexing import at, getitem  # noqa: F401
+from .products import *  # noqa: F401,F403
+from .sorting import *  # noqa: F401,F403
+from . import linalg  # noqa: F401
 
 # dtypes and constants, so fnp.float32 / fnp.pi work like np.float32 / np.pi.
 float16, float32, float64 = _np.float16, _np.float32, _np.float64

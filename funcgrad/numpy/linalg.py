@@ -1,0 +1,1 @@
+"""funcgrad.numpy.linalg (being written)."""

@@ -1,0 +1,1 @@
+"""Products of funcgrad.numpy: dot, matmul, einsum, tensordot, ... (being written)."""

@@ -1,0 +1,1 @@
+"""conv primitives (being written)."""

@@ -1,0 +1,1 @@
+"""products primitives (being written)."""
