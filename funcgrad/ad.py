@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .config import config
 from .core import (ConcretizationError, MissingRuleError, Trace, Tracer, bind,
-                   concrete, user_frame_summary)
+                   concrete, evaluate, user_frame_summary)
 
 # Primitives the engine itself needs; installed by funcgrad.prims at import.
 _ops = None
@@ -105,12 +106,12 @@ def record(prim, out, primals, parents, params, missing=None):
             missing.append((prim.name, "vjp", where))
         vjp_fn = _missing_vjp(prim, where)
     elif prim.vjp_needs:
-        vjp_fn = rule(out, *primals, needs=tuple(p is not None for p in parents), **params)
+        vjp_fn = rule(out, *primals, needs=tuple([p is not None for p in parents]), **params)
     else:
         vjp_fn = rule(out, *primals, **params)
     if prim.multiple_results:
-        return Node(vjp_fn, tuple(parents), None, None, prim)
-    return Node(vjp_fn, tuple(parents), out.shape, out.dtype, prim)
+        return Node(vjp_fn, parents, None, None, prim)
+    return Node(vjp_fn, parents, out.shape, out.dtype, prim)
 
 
 def projection_nodes(multi_node, outs):
@@ -174,8 +175,12 @@ def _fit(ct, node):
     return ct
 
 
-def backward_pass(seeds, retain_graph=False, on_node=None):
+def backward_pass(seeds, retain_graph=False, on_node=None, order=None):
     """Propagate cotangents from ``seeds`` (pairs of node and cotangent).
+
+    ``order``, when given, lists the graph's nodes in creation order (a trace
+    records it as it goes), which saves the topological sort: reversed
+    creation order visits every consumer before its producers.
 
     Returns a dict mapping each reached leaf node (``prim is None``) to its
     summed cotangent.  Unless ``retain_graph``, each node's VJP closure (and so
@@ -185,7 +190,9 @@ def backward_pass(seeds, retain_graph=False, on_node=None):
     for node, ct in seeds:
         cts[node] = _add_cts(cts.get(node), ct)
     leaf_cts = {}
-    for node in toposort([n for n, _ in seeds]):
+    if on_node is None and config.debug_nans:
+        from .debug import check_cotangents as on_node
+    for node in (reversed(order) if order is not None else toposort([n for n, _ in seeds])):
         ct = cts.pop(node, None)
         if ct is None:
             continue
@@ -193,15 +200,16 @@ def backward_pass(seeds, retain_graph=False, on_node=None):
             leaf_cts[node] = ct
             continue
         if on_node is not None:
-            on_node(node)
+            on_node(node)  # e.g. debug_nans wraps node.vjp with a check
         in_cts = node.vjp(ct)
         if not retain_graph:
             node.vjp = _freed
         for parent, ict in zip(node.parents, in_cts):
             if parent is None or ict is None:
                 continue
-            if parent.shape is not None:  # None for multi-output nodes (tuple cts)
-                ict = _fit(ict, parent)
+            shape = parent.shape
+            if shape is not None and (ict.shape != shape or ict.dtype != parent.dtype):
+                ict = _fit(ict, parent)  # undo broadcasting / match dtype
             prev = cts.get(parent)
             cts[parent] = ict if prev is None else _add_cts(prev, ict)
     return leaf_cts
@@ -253,30 +261,62 @@ class VJPTrace(Trace):
     def __init__(self):
         super().__init__()
         self.missing = []
+        self.nodes = []  # creation order = a topological order, for the backward pass
 
     def new_input(self, value):
-        return VJPTracer(self, value, leaf_node(value))
+        node = leaf_node(value)
+        self.nodes.append(node)
+        return VJPTracer(self, value, node)
 
     def process_primitive(self, prim, args, params):
-        primals = []
-        parents = []
-        for a in args:
-            if isinstance(a, VJPTracer) and a._trace is self:
-                primals.append(a.primal)
-                parents.append(a.node)
+        # The hot path of reverse mode, kept flat on purpose: unary and binary
+        # calls are unrolled (see benchmarks/ W1 for what each line costs).
+        n = len(args)
+        if n == 1:
+            a = args[0]  # the only argument: necessarily one of this trace's tracers
+            primals = (a.primal,)
+            parents = (a.node,)
+        elif n == 2:
+            a, b = args
+            if a.__class__ is VJPTracer and a._trace is self:
+                pa, na = a.primal, a.node
             else:
-                primals.append(a)
-                parents.append(None)
-        out = bind(prim, primals, params)
+                pa, na = a, None
+            if b.__class__ is VJPTracer and b._trace is self:
+                pb, nb = b.primal, b.node
+            else:
+                pb, nb = b, None
+            primals = (pa, pb)
+            parents = (na, nb)
+        else:
+            primals = tuple(a.primal if a.__class__ is VJPTracer and a._trace is self else a
+                            for a in args)
+            parents = tuple(a.node if a.__class__ is VJPTracer and a._trace is self else None
+                            for a in args)
+        for p in primals:
+            if isinstance(p, Tracer):
+                out = bind(prim, primals, params)
+                break
+        else:
+            out = evaluate(prim, primals, params)
         if prim.nondiff:
             return out
         if prim.multiple_results:
             node = record(prim, out, primals, parents, params, self.missing)
             nodes = projection_nodes(node, out)
+            self.nodes.append(node)
+            self.nodes.extend(n for n in nodes if n is not None)
             return [o if n is None else VJPTracer(self, o, n) for o, n in zip(out, nodes)]
-        if out.dtype.kind not in "fc":
+        dtype = out.dtype
+        if dtype.kind not in "fc":
             return out
-        return VJPTracer(self, out, record(prim, out, primals, parents, params, self.missing))
+        rule = prim.vjp
+        if rule is None or prim.vjp_needs:
+            node = record(prim, out, primals, parents, params, self.missing)
+        else:
+            node = Node(rule(out, *primals, **params), parents, out.shape, dtype, prim)
+        self.nodes.append(node)
+        return VJPTracer(self, out, node)
 
     def lower(self, x):
         """Split ``x`` into (primal, node-or-None) relative to this trace."""
@@ -307,7 +347,10 @@ class VJPTrace(Trace):
             return tuple(in_flat)
 
         multi = Node(vjp_fn, tuple(parents), None, None, cv)
-        wrap = [(o, n) for o, n in zip(out_flat, projection_nodes(multi, out_flat))]
+        projections = projection_nodes(multi, out_flat)
+        self.nodes.append(multi)
+        self.nodes.extend(n for n in projections if n is not None)
+        wrap = list(zip(out_flat, projections))
         return tree_unflatten(out_tree, [o if n is None else VJPTracer(self, o, n)
                                          for o, n in wrap])
 

@@ -119,7 +119,8 @@ def _vjp_trace(fun, args, kwargs, argnums, has_aux, transform, allow_constants=F
                                  f"but the output it pairs with has shape {tuple(p.shape)}")
             if n is not None:
                 seeds.append((n, c))
-        leaf_cts = backward_pass(seeds, retain_graph=retain_graph) if seeds else {}
+        leaf_cts = backward_pass(seeds, retain_graph=retain_graph,
+                                 order=trace.nodes) if seeds else {}
         res = []
         for x, n in zip(inputs, leaf_nodes):
             g = leaf_cts.get(n) if n is not None else None

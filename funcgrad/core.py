@@ -122,13 +122,45 @@ def primitives():
 
 def evaluate(prim, args, params):
     """Run ``prim`` on concrete backend arrays (the eval interpreter)."""
-    xp = backends.namespace_of(args)
-    impl = prim.impls.get(xp.__name__, prim.impl) if prim.impls else prim.impl
-    out = impl(xp, *args, **params)
+    if _FOREIGN:  # a non-NumPy backend is in use: pick the namespace from the args
+        xp = backends.namespace_of(args)
+        impl = prim.impls.get(xp.__name__, prim.impl)
+    else:
+        xp = np
+        impl = prim.impl
+    try:
+        out = impl(xp, *args, **params)
+    except (ValueError, TypeError, IndexError) as e:
+        if type(e) not in (ValueError, TypeError, IndexError):
+            raise  # a specific error (LinAlgError, AxisError) is clear as it is
+        raise type(e)(_with_context(e, prim, args, params)) from e
     if config.debug_nans:
         from .debug import check_finite
         check_finite(prim, out, args, params)
     return out
+
+
+_FOREIGN = backends._FOREIGN_ARRAY_TYPES  # dict, mutated in place by backends
+EMPTY_PARAMS: dict = {}
+
+
+def _describe(x):
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return f"{x.dtype}{list(x.shape)}"
+    return repr(x)
+
+
+def _with_context(err, prim, args, params):
+    """The backend's error message with the operation, operands and user line."""
+    operands = ", ".join(_describe(a) for a in args)
+    extra = f" with {params}" if params else ""
+    msg = (f"{prim.name}: {err}\n  operands: ({operands}){extra}\n"
+           f"  at {user_frame_summary()}")
+    if "broadcast" in str(err):
+        msg += ("\n  Shapes broadcast when, aligned from the right, each pair of "
+                "dimensions is equal or one of them is 1: reshape or index with None "
+                "to line them up.")
+    return msg
 
 
 def bind(prim, args, params):
@@ -137,9 +169,9 @@ def bind(prim, args, params):
     for a in args:
         if isinstance(a, Tracer):
             t = a._trace
-            if not t.alive:
-                _raise_leaked(a, prim)
             if top is None or t.level > top.level:
+                if not t.alive:
+                    _raise_leaked(a, prim)
                 top = t
     if top is None:
         return evaluate(prim, args, params)

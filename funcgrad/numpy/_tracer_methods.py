@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import funcgrad.numpy as fnp
 
-from ..core import Tracer
+from ..core import EMPTY_PARAMS as E, Tracer, bind
 from ..prims import elementwise as P
 from ..prims.indexing import _IndexUpdateHelper, getitem
 
@@ -18,31 +18,31 @@ def _swap(f):
 
 def install():
     T = Tracer
-    T.__add__ = lambda s, o: P.add_p.bind(s, o)
-    T.__radd__ = lambda s, o: P.add_p.bind(o, s)
-    T.__sub__ = lambda s, o: P.subtract_p.bind(s, o)
-    T.__rsub__ = lambda s, o: P.subtract_p.bind(o, s)
-    T.__mul__ = lambda s, o: P.multiply_p.bind(s, o)
-    T.__rmul__ = lambda s, o: P.multiply_p.bind(o, s)
-    T.__truediv__ = lambda s, o: P.divide_p.bind(s, o)
-    T.__rtruediv__ = lambda s, o: P.divide_p.bind(o, s)
+    T.__add__ = lambda s, o: bind(P.add_p, (s, o), E)
+    T.__radd__ = lambda s, o: bind(P.add_p, (o, s), E)
+    T.__sub__ = lambda s, o: bind(P.subtract_p, (s, o), E)
+    T.__rsub__ = lambda s, o: bind(P.subtract_p, (o, s), E)
+    T.__mul__ = lambda s, o: bind(P.multiply_p, (s, o), E)
+    T.__rmul__ = lambda s, o: bind(P.multiply_p, (o, s), E)
+    T.__truediv__ = lambda s, o: bind(P.divide_p, (s, o), E)
+    T.__rtruediv__ = lambda s, o: bind(P.divide_p, (o, s), E)
     T.__floordiv__ = lambda s, o: fnp.floor_divide(s, o)
     T.__rfloordiv__ = lambda s, o: fnp.floor_divide(o, s)
     T.__mod__ = lambda s, o: fnp.remainder(s, o)
     T.__rmod__ = lambda s, o: fnp.remainder(o, s)
-    T.__pow__ = lambda s, o: P.power_p.bind(s, o)
-    T.__rpow__ = lambda s, o: P.power_p.bind(o, s)
+    T.__pow__ = lambda s, o: bind(P.power_p, (s, o), E)
+    T.__rpow__ = lambda s, o: bind(P.power_p, (o, s), E)
     T.__matmul__ = lambda s, o: fnp.matmul(s, o)
     T.__rmatmul__ = lambda s, o: fnp.matmul(o, s)
-    T.__neg__ = lambda s: P.negative_p.bind(s)
+    T.__neg__ = lambda s: bind(P.negative_p, (s,), E)
     T.__pos__ = lambda s: s
     T.__abs__ = lambda s: fnp.abs(s)
-    T.__eq__ = lambda s, o: P.equal_p.bind(s, o)
-    T.__ne__ = lambda s, o: P.not_equal_p.bind(s, o)
-    T.__lt__ = lambda s, o: P.less_p.bind(s, o)
-    T.__le__ = lambda s, o: P.less_equal_p.bind(s, o)
-    T.__gt__ = lambda s, o: P.greater_p.bind(s, o)
-    T.__ge__ = lambda s, o: P.greater_equal_p.bind(s, o)
+    T.__eq__ = lambda s, o: bind(P.equal_p, (s, o), E)
+    T.__ne__ = lambda s, o: bind(P.not_equal_p, (s, o), E)
+    T.__lt__ = lambda s, o: bind(P.less_p, (s, o), E)
+    T.__le__ = lambda s, o: bind(P.less_equal_p, (s, o), E)
+    T.__gt__ = lambda s, o: bind(P.greater_p, (s, o), E)
+    T.__ge__ = lambda s, o: bind(P.greater_equal_p, (s, o), E)
     T.__and__ = lambda s, o: _logic(fnp.bitwise_and, fnp.logical_and, s, o)
     T.__rand__ = lambda s, o: _logic(fnp.bitwise_and, fnp.logical_and, o, s)
     T.__or__ = lambda s, o: _logic(fnp.bitwise_or, fnp.logical_or, s, o)

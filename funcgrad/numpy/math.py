@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import EMPTY_PARAMS, bind as _bind
 from ..prims import elementwise as P
 from ..prims.creation import asarray
 
@@ -24,10 +25,8 @@ floor = P.floor
 
 
 def _unary(prim, doc):
-    bind = prim.bind
-
     def f(x):
-        return bind(x)
+        return _bind(prim, (x,), EMPTY_PARAMS)
     f.__name__ = prim.name
     f.__doc__ = doc
     return f
@@ -70,10 +69,8 @@ around = round
 
 
 def _binary(prim, doc):
-    bind = prim.bind
-
     def f(x, y):
-        return bind(x, y)
+        return _bind(prim, (x, y), EMPTY_PARAMS)
     f.__name__ = prim.name
     f.__doc__ = doc
     return f

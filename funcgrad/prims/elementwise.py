@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import Primitive
+from ..core import EMPTY_PARAMS, Primitive, bind as _bind
 from ._rules import define_elementwise, elementwise_shape, unary_float_shape, defjvp
 
 
 def _impl(np_name):
+    np_fn = getattr(np, np_name, None)
+
     def impl(xp, *args):
-        return getattr(xp, np_name)(*args)
+        # NumPy's ufunc is looked up once; other backends by name.
+        return np_fn(*args) if xp is np else getattr(xp, np_name)(*args)
     impl.__name__ = np_name
+    impl.ufunc = np_fn  # jit calls the ufunc directly
     return impl
 
 
@@ -281,8 +285,7 @@ stop_gradient_p.batch = lambda vals, dims: (vals[0], dims[0])
 # Wrappers: the names rules (and funcgrad.numpy) call.
 # --------------------------------------------------------------------------- #
 def _w1(prim):
-    bind = prim.bind
-    return lambda x: bind(x)
+    return lambda x: _bind(prim, (x,), EMPTY_PARAMS)
 
 
 exp = _w1(exp_p)
@@ -297,19 +300,19 @@ floor = _w1(floor_p)
 
 
 def add(x, y):
-    return add_p.bind(x, y)
+    return _bind(add_p, (x, y), EMPTY_PARAMS)
 
 
 def multiply(x, y):
-    return multiply_p.bind(x, y)
+    return _bind(multiply_p, (x, y), EMPTY_PARAMS)
 
 
 def power(x, y):
-    return power_p.bind(x, y)
+    return _bind(power_p, (x, y), EMPTY_PARAMS)
 
 
 def where(c, x, y):
-    return select_p.bind(c, x, y)
+    return _bind(select_p, (c, x, y), EMPTY_PARAMS)
 
 
 def convert(x, dtype):
