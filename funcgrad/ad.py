@@ -175,16 +175,17 @@ def _fit(ct, node):
     return ct
 
 
-def backward_pass(seeds, retain_graph=False, on_node=None, order=None):
+def backward_pass(seeds, retain_graph=False, on_node=None, order=None, capture=None):
     """Propagate cotangents from ``seeds`` (pairs of node and cotangent).
 
     ``order``, when given, lists the graph's nodes in creation order (a trace
     records it as it goes), which saves the topological sort: reversed
     creation order visits every consumer before its producers.
 
-    Returns a dict mapping each reached leaf node (``prim is None``) to its
-    summed cotangent.  Unless ``retain_graph``, each node's VJP closure (and so
-    its residuals) is released right after it runs.
+    Returns a dict mapping each reached leaf node (``prim is None``) -- and
+    each node in ``capture`` -- to its summed cotangent.  Unless
+    ``retain_graph``, each node's VJP closure (and so its residuals) is
+    released right after it runs.
     """
     cts = {}
     for node, ct in seeds:
@@ -199,6 +200,8 @@ def backward_pass(seeds, retain_graph=False, on_node=None, order=None):
         if node.prim is None:
             leaf_cts[node] = ct
             continue
+        if capture is not None and node in capture:
+            leaf_cts[node] = ct
         if on_node is not None:
             on_node(node)  # e.g. debug_nans wraps node.vjp with a check
         in_cts = node.vjp(ct)

@@ -1,0 +1,1 @@
+"""funcgrad.nn (being written)."""

@@ -1,0 +1,1 @@
+"""funcgrad.optim (being written)."""

@@ -1,0 +1,1 @@
+"""funcgrad.random: explicit keys (being written)."""

@@ -1,0 +1,536 @@
+"""``funcgrad.Tensor``: PyTorch-style eager autograd on the one reverse-mode engine.
+
+A Tensor is a :class:`~funcgrad.core.Tracer` of the *tape*, a trace of level
+0 that never closes.  Every operation on Tensors binds the same primitives as
+``funcgrad.numpy``; the tape evaluates them on the Tensors' data and, when an
+input requires grad and grad mode is on, records the primitive's staged VJP
+closure with :func:`funcgrad.ad.record` -- the same function ``funcgrad.grad``
+uses.  ``loss.backward()`` runs :func:`funcgrad.ad.backward_pass`: there is no
+second derivative table.
+
+Residuals are saved as Tensors (as PyTorch saves tensors), so a backward pass
+run with ``create_graph=True`` records onto the tape and can be differentiated
+again.  The output residual is saved as an alias holding its node weakly, so
+the graph has no reference cycle and is freed by reference counting alone.
+
+Because a Tensor's data may itself be a traced value, Tensors work inside the
+functional transforms (``funcgrad.grad``/``vmap`` over a Module): Tensor is a
+pytree node whose one child is its data.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+import weakref
+
+import numpy as np
+
+from . import ad
+from .core import Trace, Tracer, bind, concrete, evaluate
+
+
+# --------------------------------------------------------------------------- #
+# Grad mode (per thread, like PyTorch's)
+# --------------------------------------------------------------------------- #
+class _GradMode(threading.local):
+    enabled = True
+
+
+_grad_mode = _GradMode()
+
+
+def is_grad_enabled():
+    """Whether operations on Tensors are being recorded for backward."""
+    return _grad_mode.enabled
+
+
+class set_grad_enabled:
+    """Context manager (and function) setting grad mode on or off.
+
+    Example:
+        >>> import funcgrad as torch
+        >>> with torch.set_grad_enabled(False):
+        ...     y = torch.ones(2, requires_grad=True) * 2
+        >>> y.requires_grad
+        False
+    """
+
+    def __init__(self, mode):
+        self.prev = _grad_mode.enabled
+        self.mode = bool(mode)
+        _grad_mode.enabled = self.mode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _grad_mode.enabled = self.prev
+        return False
+
+
+class _GradModeContext:
+    mode = True
+
+    def __enter__(self):
+        self.prev = _grad_mode.enabled
+        _grad_mode.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _grad_mode.enabled = self.prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Disable recording (context manager or decorator), as ``torch.no_grad``."""
+    mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Enable recording (context manager or decorator), as ``torch.enable_grad``."""
+    mode = True
+
+
+inference_mode = no_grad
+
+
+# --------------------------------------------------------------------------- #
+# The tape
+# --------------------------------------------------------------------------- #
+class _TapeTrace(Trace):
+    kind = "the autograd tape (funcgrad.Tensor)"
+
+    def __init__(self):
+        super().__init__()
+        self.level = 0  # below every transform: transforms see Tensor ops' data
+
+    def process_primitive(self, prim, args, params):
+        values = []
+        parents = []
+        recording = False
+        grad_on = _grad_mode.enabled
+        for a in args:
+            if isinstance(a, Tensor):
+                values.append(a.data)
+                if grad_on and a.requires_grad:
+                    parents.append(a._graph_node())
+                    recording = True
+                else:
+                    parents.append(None)
+            else:
+                values.append(a)
+                parents.append(None)
+        for v in values:
+            if isinstance(v, Tracer):
+                out = bind(prim, values, params)
+                break
+        else:
+            out = evaluate(prim, values, params)
+        if prim.multiple_results:
+            outs = [Tensor._wrap(o) for o in out]
+            if recording and not prim.nondiff:
+                node = ad.record(prim, [_saved_alias(o) for o in outs],
+                                 _residuals(args, parents), tuple(parents), params)
+                _guard_versions(node, args, parents)
+                for t, n in zip(outs, ad.projection_nodes(node, out)):
+                    if n is not None:
+                        t.node = n
+                        t.requires_grad = True
+            return outs
+        result = Tensor._wrap(out)
+        if not recording or prim.nondiff or out.dtype.kind not in "fc":
+            return result
+        node = ad.record(prim, _saved_alias(result), _residuals(args, parents),
+                         tuple(parents), params)
+        _guard_versions(node, args, parents)
+        result.node = node
+        result.requires_grad = True
+        return result
+
+    def process_custom_vjp(self, cv, args):
+        from .tree_util import tree_flatten, tree_unflatten
+        flat, tree = tree_flatten(args, is_leaf=lambda x: isinstance(x, Tensor))
+        if not (_grad_mode.enabled and any(isinstance(t, Tensor) and t.requires_grad
+                                           for t in flat)):
+            with no_grad():
+                return cv.fun(*args)
+        raise NotImplementedError(
+            f"custom_vjp function '{cv.name}' called on Tensors that require grad: use it "
+            "through the functional front (funcgrad.grad) for now")
+
+
+TAPE = _TapeTrace()
+
+
+def _residuals(args, parents):
+    # Inputs that require grad are saved as Tensors (so create_graph can
+    # differentiate the rule); constants are saved as plain values.
+    return tuple(a if p is not None else (a.data if isinstance(a, Tensor) else a)
+                 for a, p in zip(args, parents))
+
+
+def _guard_versions(node, args, parents):
+    """Make ``node``'s VJP fail, PyTorch-style, if a saved input was modified in place."""
+    saved = [(a, a._version) for a, p in zip(args, parents) if p is not None]
+    vjp = node.vjp
+    name = node.prim.name
+
+    def checked(ct):
+        for t, v in saved:
+            if t._version != v:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been "
+                    f"modified by an inplace operation: [{t.dtype} {list(t.shape)}] is at "
+                    f"version {t._version}; expected version {v} instead (saved by "
+                    f"'{name}'). Hint: avoid the in-place operation (use out = x * 2 "
+                    "instead of x.mul_(2)), or .clone() the tensor before modifying it.")
+        return vjp(ct)
+    node.vjp = checked
+
+
+# --------------------------------------------------------------------------- #
+# Graph nodes of leaves (hold their tensor weakly, to accumulate .grad)
+# --------------------------------------------------------------------------- #
+class _LeafNode(ad.Node):
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor):
+        super().__init__(None, (), tuple(tensor.data.shape), tensor.data.dtype, None)
+        self.tensor = weakref.ref(tensor)
+
+
+def _saved_alias(t):
+    """A Tensor sharing ``t``'s data whose node is held weakly (no reference cycle)."""
+    alias = _AliasTensor.__new__(_AliasTensor)
+    alias.data = t.data
+    alias.requires_grad = True
+    alias.grad = None
+    alias._version = 0
+    alias._target = weakref.ref(t)
+    alias._retains_grad = False
+    return alias
+
+
+# --------------------------------------------------------------------------- #
+# Tensor
+# --------------------------------------------------------------------------- #
+class Tensor(Tracer):
+    """An array with PyTorch's autograd: ``requires_grad``, ``backward()``, ``.grad``.
+
+    Create Tensors with :func:`funcgrad.tensor` and the other factories
+    (``zeros``, ``randn``, ...).  Arithmetic, indexing and the math methods
+    record onto the tape when an input requires grad.
+
+    Example:
+        >>> import funcgrad as torch
+        >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([2., 4.])
+    """
+
+    __slots__ = ("data", "node", "requires_grad", "grad", "_version", "_retains_grad",
+                 "__weakref__")
+    __array_priority__ = 2000
+
+    def __init__(self, data, requires_grad=False):
+        if isinstance(data, Tensor):
+            data = data.data
+        elif not hasattr(data, "dtype") or not hasattr(data, "shape"):
+            data = np.asarray(data)
+        self.data = data
+        self.node = None
+        self.requires_grad = False
+        self.grad = None
+        self._version = 0
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    _trace = TAPE  # every Tensor belongs to the tape
+
+    @classmethod
+    def _wrap(cls, data):
+        t = Tensor.__new__(Tensor)
+        t.data = data
+        t.node = None
+        t.requires_grad = False
+        t.grad = None
+        t._version = 0
+        t._retains_grad = False
+        return t
+
+    # -- abstract value (the engine reads these) ------------------------------
+    @property
+    def shape(self):
+        from .torch_api import Size
+        return Size(self.data.shape)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def concrete_value(self):
+        return concrete(self.data)
+
+    # -- autograd --------------------------------------------------------------
+    @property
+    def is_leaf(self):
+        """True for tensors created by the user (not by a recorded operation)."""
+        return self.node is None or self.node.prim is None
+
+    @property
+    def grad_fn(self):
+        """The node that produced this tensor (None for leaves)."""
+        n = self.node
+        return None if n is None or n.prim is None else n
+
+    def _graph_node(self):
+        node = self.node
+        if node is None:
+            node = self.node = _LeafNode(self)
+        return node
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` in place (only on leaves, like PyTorch)."""
+        if not self.is_leaf and not requires_grad:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. "
+                               "If you want to use a computed variable in a subgraph that "
+                               "doesn't require differentiation use var_no_grad = var.detach().")
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError("only Tensors of floating point and complex dtype can require "
+                               f"gradients (this one is {self.data.dtype})")
+        self.requires_grad = bool(requires_grad)
+        if not requires_grad:
+            self.node = None
+        return self
+
+    def retain_grad(self):
+        """Populate ``.grad`` for this non-leaf tensor during ``backward()``."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        self._retains_grad = True
+        if not self.is_leaf:
+            _retained[self.node] = self
+
+    def detach(self):
+        """A new Tensor sharing this data, cut from the graph."""
+        return Tensor._wrap(self.data)
+
+    def detach_(self):
+        self.node = None
+        self.requires_grad = False
+        return self
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate the gradient of this tensor into the ``.grad`` of the leaves.
+
+        Args:
+          gradient: the output cotangent; required unless this tensor has one
+            element.
+          retain_graph: keep the graph's saved values for another backward
+            (defaults to ``create_graph``).
+          create_graph: record the backward pass itself, for higher-order
+            derivatives.
+          inputs: accumulate only into these tensors.
+
+        Raises:
+          RuntimeError: the tensor does not require grad; a non-scalar output
+            without ``gradient``; a second backward through a freed graph.
+        """
+        backward([self], [gradient] if gradient is not None else None, retain_graph,
+                 create_graph, inputs)
+
+    # -- in-place bookkeeping (used by the torch-style API) --------------------
+    def _bump_version(self):
+        self._version += 1
+
+    def _assign(self, new_data):
+        """Replace the data in place (an in-place op): bumps the version counter."""
+        if _grad_mode.enabled and self.requires_grad and self.is_leaf:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                               "in-place operation. Wrap it in `with torch.no_grad():` (as "
+                               "optimizers do) or use an out-of-place operation.")
+        self.data = new_data
+        self._version += 1
+        return self
+
+    def __repr__(self):
+        from .torch_api import format_tensor
+        return format_tensor(self)
+
+    def __hash__(self):
+        return id(self)
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is "
+                               f"ambiguous (shape {tuple(self.data.shape)})")
+        return bool(concrete(self.data))
+
+
+class _AliasTensor(Tensor):
+    """A saved output: shares data; resolves its node through a weak reference."""
+
+    __slots__ = ("_target",)
+
+    @property
+    def node(self):  # type: ignore[override]
+        t = self._target()
+        return None if t is None else t.node
+
+    @node.setter
+    def node(self, value):
+        pass
+
+
+# Non-leaf tensors that called retain_grad(), by node (weakly held).
+_retained = weakref.WeakValueDictionary()
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """``torch.autograd.backward``: accumulate gradients of ``tensors`` into leaves."""
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif isinstance(grad_tensors, Tensor) or not isinstance(grad_tensors, (list, tuple)):
+        grad_tensors = [grad_tensors]
+    retain = create_graph if retain_graph is None else retain_graph
+    seeds = _seeds(tensors, grad_tensors, create_graph)
+    wanted = None
+    capture = set(_retained.keys())
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        wanted = {t._graph_node(): t for t in inputs}
+        capture |= set(wanted)
+    with set_grad_enabled(create_graph):
+        cts = ad.backward_pass(seeds, retain_graph=retain, capture=capture or None)
+        for node, ct in cts.items():
+            if wanted is not None:
+                t = wanted.get(node)
+            elif isinstance(node, _LeafNode):
+                t = node.tensor()
+            else:
+                t = _retained.get(node)
+            if t is not None:
+                _accumulate(t, ct, create_graph)
+
+
+def _seeds(tensors, grads, create_graph):
+    seeds = []
+    for t, g in zip(tensors, grads):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not "
+                               "have a grad_fn")
+        if g is None:
+            if t.data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs "
+                                   f"(this output has shape {list(t.shape)}); pass "
+                                   "gradient=torch.ones_like(out) or reduce it with .sum()")
+            g = np.ones(t.data.shape, dtype=t.data.dtype)
+        elif isinstance(g, Tensor):
+            if tuple(g.shape) != tuple(t.shape):
+                raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
+                                   f"{list(g.shape)} and output[0] has a shape of "
+                                   f"{list(t.shape)}.")
+            g = g if create_graph else g.data
+        else:
+            g = np.asarray(g, dtype=t.data.dtype)
+        seeds.append((t._graph_node(), g))
+    return seeds
+
+
+def _accumulate(t, ct, create_graph):
+    if not isinstance(ct, Tensor):
+        ct = Tensor._wrap(ct)
+    elif not create_graph:
+        ct = ct.detach()
+    if tuple(ct.data.shape) != tuple(t.data.shape):
+        from .prims.shape_ops import sum_to
+        ct = Tensor._wrap(sum_to(ct.data, tuple(t.data.shape)))
+    if t.grad is None:
+        t.grad = ct
+    else:
+        t.grad = t.grad + ct if create_graph else Tensor._wrap(t.grad.data + ct.data)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """``torch.autograd.grad``: gradients of ``outputs`` with respect to ``inputs``.
+
+    Returns a tuple with one Tensor per input (``None`` for an unused input
+    when ``allow_unused``).  Nothing is accumulated into ``.grad``.
+
+    Example:
+        >>> import funcgrad as torch
+        >>> x = torch.tensor(3.0, requires_grad=True)
+        >>> (g,) = torch.autograd.grad(x ** 3, x, create_graph=True)
+        >>> torch.autograd.grad(g, x)[0]
+        tensor(18.)
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    retain = create_graph if retain_graph is None else retain_graph
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not "
+                               "require grad")
+    seeds = _seeds(outputs, grad_outputs, create_graph)
+    nodes = [t._graph_node() for t in inputs]
+    with set_grad_enabled(create_graph):
+        cts = ad.backward_pass(seeds, retain_graph=retain, capture=set(nodes))
+    result = []
+    for i, (t, n) in enumerate(zip(inputs, nodes)):
+        ct = cts.get(n)
+        if ct is None:
+            if not allow_unused:
+                raise RuntimeError(f"One of the differentiated Tensors (input {i}) appears "
+                                   "to not have been used in the graph. Set allow_unused=True "
+                                   "if this is the desired behavior.")
+            result.append(None)
+            continue
+        if not isinstance(ct, Tensor):
+            ct = Tensor._wrap(ct)
+        elif not create_graph:
+            ct = ct.detach()
+        result.append(ct)
+    return tuple(result)
+
+
+# --------------------------------------------------------------------------- #
+# Pytree registration: a Tensor's one child is its data.
+# --------------------------------------------------------------------------- #
+def _flatten_tensor(t):
+    return (t.data,), (type(t), t.requires_grad)
+
+
+def _unflatten_tensor(aux, children):
+    cls, requires_grad = aux
+    t = cls.__new__(cls)
+    Tensor.__init__(t, children[0])
+    if requires_grad and not isinstance(children[0], Tracer) and \
+            getattr(children[0], "dtype", np.dtype(object)).kind in "fc":
+        t.requires_grad = True
+    return t
+
+
+def register_tensor_pytree(cls):
+    from .tree_util import register_pytree_node
+    register_pytree_node(cls, _flatten_tensor, _unflatten_tensor)
+
+
+register_tensor_pytree(Tensor)
+

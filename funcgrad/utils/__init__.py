@@ -1,0 +1,2 @@
+"""funcgrad.utils."""
+from . import data  # noqa: F401

@@ -1,0 +1,1 @@
+"""funcgrad.utils.data (being written)."""
