@@ -314,8 +314,13 @@ class VJPTrace(Trace):
         if dtype.kind not in "fc":
             return out
         rule = prim.vjp
-        if rule is None or prim.vjp_needs:
+        if rule is None:
             node = record(prim, out, primals, parents, params, self.missing)
+        elif prim.vjp_needs:
+            needs = (parents[0] is not None, parents[1] is not None) if n == 2 else \
+                tuple([p is not None for p in parents])
+            node = Node(rule(out, *primals, needs=needs, **params), parents, out.shape, dtype,
+                        prim)
         else:
             node = Node(rule(out, *primals, **params), parents, out.shape, dtype, prim)
         self.nodes.append(node)
