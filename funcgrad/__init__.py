@@ -20,6 +20,8 @@ from .config import config, debug_nans  # noqa: F401
 from .core import (ConcretizationError, FuncgradError, LeakedTracerError,  # noqa: F401
                    MissingRuleError, Primitive, primitives)
 from .custom import checkpoint, custom_vjp  # noqa: F401
+from .ir import make_ir  # noqa: F401
+from .jit import jit  # noqa: F401
 from .batching import BatchingError  # noqa: F401
 from .tensor import (Tensor, enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                      no_grad, set_grad_enabled)
