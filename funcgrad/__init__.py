@@ -25,6 +25,7 @@ from .jit import jit  # noqa: F401
 from .batching import BatchingError  # noqa: F401
 from .tensor import (Tensor, enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                      no_grad, set_grad_enabled)
+from .serialization import CheckpointError, load, save  # noqa: F401,E402
 from .torch_api import *  # noqa: F401,F403  (factories, dtypes, top-level math: the torch names)
 from . import autograd, nn, optim, random, utils  # noqa: F401,E402
 
