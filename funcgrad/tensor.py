@@ -176,9 +176,41 @@ def _residuals(args, parents):
                  for a, p in zip(args, parents))
 
 
+def _saved_tensors(fn):
+    """The Tensors a staged VJP closure actually captured (its saved tensors).
+
+    Rules keep only the residuals they need (``needs`` drops the others), so
+    the closure's cells are exactly what PyTorch would call saved tensors.
+    Output aliases are skipped: they keep the output's old buffer, which an
+    in-place op (always a rebinding of ``.data`` here) cannot change.
+    """
+    saved = []
+    stack = [fn]
+    seen = set()
+    while stack:
+        f = stack.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        for cell in getattr(f, "__closure__", None) or ():
+            try:
+                v = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            items = v if isinstance(v, (tuple, list)) else (v,)
+            for item in items:
+                if isinstance(item, Tensor) and not isinstance(item, _AliasTensor):
+                    saved.append(item)
+                elif callable(item) and getattr(item, "__closure__", None):
+                    stack.append(item)
+    return saved
+
+
 def _guard_versions(node, args, parents):
-    """Make ``node``'s VJP fail, PyTorch-style, if a saved input was modified in place."""
-    saved = [(a, a._version) for a, p in zip(args, parents) if p is not None]
+    """Make ``node``'s VJP fail, PyTorch-style, if a saved tensor was modified in place."""
+    saved = [(t, t._version) for t in _saved_tensors(node.vjp)]
+    if not saved:
+        return
     vjp = node.vjp
     name = node.prim.name
 
@@ -244,7 +276,8 @@ class Tensor(Tracer):
         if isinstance(data, Tensor):
             data = data.data
         elif not hasattr(data, "dtype") or not hasattr(data, "shape"):
-            data = np.asarray(data)
+            # torch.Tensor([1, 2]) is the legacy constructor: always the default float.
+            data = np.asarray(data, dtype=np.float32)
         self.data = data
         self.node = None
         self.requires_grad = False
