@@ -17,7 +17,7 @@ from .ad import JVPTrace, JVPTracer, VJPTrace, backward_pass, raise_missing
 from .batching import BatchTrace, BatchTracer, BatchingError, check_axis_size
 from .core import FuncgradError, Tracer
 from .prims import creation, shape_ops
-from .tree_util import tree_flatten, tree_unflatten
+from .tree_util import tree_flatten, tree_map, tree_unflatten
 
 
 # --------------------------------------------------------------------------- #
@@ -206,8 +206,8 @@ def value_and_grad(fun, argnums=0, has_aux=False):
                 f"grad requires a function with a scalar (0-d floating-point) output, but "
                 f"'{name}' returned shape {shape} and dtype {dt}. Reduce it to a scalar "
                 "(e.g. .sum() or .mean()), or use vjp/jacrev for non-scalar outputs.")
-        g = pullback(np.ones((), dtype=out.dtype) if not isinstance(out, Tracer)
-                     else creation.ones_like(out))
+        # ones_like per leaf keeps out's structure (a Tensor output is a pytree node).
+        g = pullback(tree_map(creation.ones_like, out))  # on out's device
         g = g[0] if single else g
         return ((out, aux) if has_aux else out), g
 
@@ -450,7 +450,8 @@ def _std_basis(leaves):
     sizes = [int(np.prod(l.shape, dtype=np.int64)) for l in leaves]
     total = sum(sizes)
     dtype = np.result_type(*[l.dtype for l in leaves]) if leaves else np.float64
-    eye = np.eye(total, dtype=dtype)
+    # On the leaves' device: the basis rows are cotangents/tangents of device arrays.
+    eye = (creation._xp_of(leaves[0]) if leaves else np).eye(total, dtype=dtype)
     out = []
     start = 0
     for l, s in zip(leaves, sizes):

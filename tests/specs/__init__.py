@@ -41,7 +41,7 @@ def case(args, params=None):
 
 
 FAMILIES = ["elementwise", "reductions", "shape_ops", "indexing", "products", "linalg",
-            "conv"]
+            "conv", "special", "devices"]
 
 
 def all_specs():

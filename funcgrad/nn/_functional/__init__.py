@@ -1,0 +1,1 @@
+"""The families behind ``funcgrad.nn.functional`` (one module per family)."""
