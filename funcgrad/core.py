@@ -122,9 +122,8 @@ def primitives():
 
 def evaluate(prim, args, params):
     """Run ``prim`` on concrete backend arrays (the eval interpreter)."""
-    if _FOREIGN:  # a non-NumPy backend is in use: pick the namespace from the args
-        xp = backends.namespace_of(args)
-        impl = prim.impls.get(xp.__name__, prim.impl)
+    if _FOREIGN:  # a non-NumPy backend is in use: pick it from the args, check devices
+        xp, impl, args = backends.dispatch(prim, args)
     else:
         xp = np
         impl = prim.impl

@@ -26,6 +26,7 @@ import weakref
 import numpy as np
 
 from . import ad
+from .prims import creation
 from .core import Trace, Tracer, bind, concrete, evaluate
 
 
@@ -468,7 +469,7 @@ def _seeds(tensors, grads, create_graph):
                 raise RuntimeError("grad can be implicitly created only for scalar outputs "
                                    f"(this output has shape {list(t.shape)}); pass "
                                    "gradient=torch.ones_like(out) or reduce it with .sum()")
-            g = np.ones(t.data.shape, dtype=t.data.dtype)
+            g = creation.ones_like(t.data)  # on the output's device
         elif isinstance(g, Tensor):
             if tuple(g.shape) != tuple(t.shape):
                 raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
@@ -476,7 +477,7 @@ def _seeds(tensors, grads, create_graph):
                                    f"{list(t.shape)}.")
             g = g if create_graph else g.data
         else:
-            g = np.asarray(g, dtype=t.data.dtype)
+            g = creation._xp_of(t.data).asarray(g, dtype=t.data.dtype)
         seeds.append((t._graph_node(), g))
     return seeds
 

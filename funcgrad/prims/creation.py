@@ -12,15 +12,8 @@ from ..core import Tracer
 
 
 def _xp_of(x):
-    if isinstance(x, Tracer):
-        from ..core import concrete
-        try:
-            x = concrete(x)
-        except Exception:
-            return backends.default_namespace()
-        if isinstance(x, Tracer):
-            return backends.default_namespace()
-    return backends.namespace_of((x,))
+    """The namespace of ``x``'s device, looking through tracers (vmap, grad, Tensor)."""
+    return backends.namespace_of_value(x)
 
 
 def zeros_like(x, dtype=None, shape=None):
@@ -46,37 +39,46 @@ def empty_like(x, dtype=None, shape=None):
     return zeros_like(x, dtype=dtype, shape=shape)
 
 
-def zeros(shape, dtype=float):
-    return backends.default_namespace().zeros(shape, dtype=dtype)
+def zeros(shape, dtype=float, device=None):
+    """Zeros on ``device`` (default: the default device, see :mod:`funcgrad.device`)."""
+    return _factory(device).zeros(shape, dtype=dtype)
 
 
-def ones(shape, dtype=float):
-    return backends.default_namespace().ones(shape, dtype=dtype)
+def ones(shape, dtype=float, device=None):
+    return _factory(device).ones(shape, dtype=dtype)
 
 
-def full(shape, fill_value, dtype=None):
-    return backends.default_namespace().full(shape, fill_value, dtype=dtype)
+def full(shape, fill_value, dtype=None, device=None):
+    return _factory(device).full(shape, fill_value, dtype=dtype)
 
 
-def empty(shape, dtype=float):
-    return backends.default_namespace().zeros(shape, dtype=dtype)
+def empty(shape, dtype=float, device=None):
+    return _factory(device).zeros(shape, dtype=dtype)
 
 
-def eye(N, M=None, k=0, dtype=float):
-    return backends.default_namespace().eye(N, M, k=k, dtype=dtype)
+def eye(N, M=None, k=0, dtype=float, device=None):
+    return _factory(device).eye(N, M, k=k, dtype=dtype)
 
 
-def identity(n, dtype=float):
-    return backends.default_namespace().eye(n, dtype=dtype)
+def identity(n, dtype=float, device=None):
+    return _factory(device).eye(n, dtype=dtype)
 
 
-def arange(*args, dtype=None, **kwargs):
-    return backends.default_namespace().arange(*args, dtype=dtype, **kwargs)
+def arange(*args, dtype=None, device=None, **kwargs):
+    return _factory(device).arange(*args, dtype=dtype, **kwargs)
 
 
-def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
-    return backends.default_namespace().linspace(start, stop, num, endpoint=endpoint,
-                                                 retstep=retstep, dtype=dtype, axis=axis)
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0,
+             device=None):
+    return _factory(device).linspace(start, stop, num, endpoint=endpoint, retstep=retstep,
+                                     dtype=dtype, axis=axis)
+
+
+def _factory(device):
+    if device is None:
+        return backends.default_namespace()
+    from ..device import parse_device_spec
+    return backends.factory(parse_device_spec(device, "device="))
 
 
 def asarray(x, dtype=None):
@@ -89,8 +91,10 @@ def asarray(x, dtype=None):
     if isinstance(x, (list, tuple)) and any(isinstance(e, Tracer) for e in _flat(x)):
         from .shape_ops import stack_any
         return stack_any(x, dtype)
-    xp = backends.namespace_of((x,))
-    return xp.asarray(x, dtype=dtype)
+    if hasattr(x, "dtype") and hasattr(x, "shape"):
+        return backends.namespace_of((x,)).asarray(x, dtype=dtype)
+    # Python numbers and lists are made on the default device.
+    return backends.default_namespace().asarray(x, dtype=dtype)
 
 
 def _flat(x):

@@ -130,20 +130,70 @@ def _has_arrays(template):
     return any(isinstance(t, tuple) and t[0] == "a" for t in template)
 
 
-def _index_shape(shape, dtype, template, arrays):
-    """Result shape of indexing, computed on a zero-strided stand-in (no data)."""
-    dummy = np.broadcast_to(np.zeros((), dtype), shape)
-    stand_ins = [np.zeros(a.shape, dtype=np.intp) for a in arrays]
-    return dummy[build_index(template, stand_ins)].shape
+def _is_array_entry(t):
+    return isinstance(t, tuple) and t[0] == "a"
+
+
+def _is_basic_entry(t):
+    return t is None or (isinstance(t, tuple) and t[0] == "s")
+
+
+def _advanced_layout(template):
+    """Where NumPy puts the advanced-index dimensions: (adjacent, p), or None.
+
+    Integers count as advanced indices once an index array is present.  When
+    the advanced entries are adjacent their dimensions replace them in place,
+    after the ``p`` dimensions of the basic entries before them; otherwise
+    they go first.
+    """
+    if not _has_arrays(template):
+        return None
+    adv = [k for k, t in enumerate(template) if not _is_basic_entry(t)]
+    adjacent = adv[-1] - adv[0] + 1 == len(adv)
+    return adjacent, sum(1 for t in template[:adv[0]] if _is_basic_entry(t))
+
+
+def _index_shape(shape, template, arrays):
+    """Result shape of ``x[index]`` for ``x`` of ``shape`` (pure shape arithmetic)."""
+    basic = []
+    dim = 0
+    for t in template:
+        if t is None:
+            basic.append(1)
+            continue
+        if isinstance(t, tuple) and t[0] == "s":
+            basic.append(len(range(*slice(t[1], t[2], t[3]).indices(shape[dim]))))
+        dim += 1
+    basic.extend(shape[dim:])
+    layout = _advanced_layout(template)
+    if layout is None:
+        return tuple(basic)
+    bshape = np.broadcast_shapes(*[tuple(a.shape) for a in arrays])
+    adjacent, p = layout
+    if adjacent:
+        return tuple(basic[:p]) + bshape + tuple(basic[p:])
+    return bshape + tuple(basic)
+
+
+def _index_error(op, x, template, err):
+    return IndexError(f"{op}: {err} (indexing an array of shape {tuple(x.shape)}; index "
+                      f"arrays must lie in [-size, size) of the axis they index)")
 
 
 # --------------------------------------------------------------------------- #
 # gather: out = x[idx]
 # --------------------------------------------------------------------------- #
+def _gather_impl(xp, x, *arrays, template):
+    try:
+        return x[build_index(template, arrays)]
+    except IndexError as e:  # index arrays only known at run time (vmap, grad)
+        raise _index_error("gather", x, template, e) from None
+
+
 gather_p = Primitive("gather")
-gather_p.impl = lambda xp, x, *arrays, template: x[build_index(template, arrays)]
+gather_p.impl = _gather_impl
 gather_p.shape_rule = lambda x, *arrays, template: (
-    _index_shape(x.shape, x.dtype, template, arrays), x.dtype)
+    _index_shape(tuple(x.shape), template, arrays), x.dtype)
 
 
 def _gather_vjp(out, x, *arrays, template):
@@ -160,6 +210,7 @@ defjvp(gather_p, lambda t, out, x, *arrays, template: gather_p.bind(t, *arrays,
 def getitem(x, idx):
     """``x[idx]`` with NumPy semantics (basic and advanced indexing)."""
     template, arrays = canonical_index(idx, tuple(x.shape))
+    arrays = _on_device_of(x, arrays)
     if all(t == ("s", None, None, None) for t in template) and not arrays:
         return x
     return gather_p.bind(x, *arrays, template=template)
@@ -170,112 +221,212 @@ def index_axis(x, i, axis):
     return getitem(x, (slice(None),) * axis + (i,))
 
 
+def along_axis_index(shape, idx, axis):
+    """(template, arrays) picking ``idx`` along ``axis``, like ``np.take_along_axis``.
+
+    Every other axis gets an ``arange`` index, so ``idx`` broadcasts against
+    the array on them (``idx.ndim == len(shape)``).
+    """
+    nd = len(shape)
+    arrays = []
+    for k in range(nd):
+        if k == axis:
+            arrays.append(idx)
+        else:
+            # On idx's device: a host index next to GPU arrays would be a mixed-device op.
+            iota = _xp(idx).arange(shape[k])
+            arrays.append(iota.reshape((1,) * k + (-1,) + (1,) * (nd - k - 1)))
+    return tuple(("a", k) for k in range(nd)), arrays
+
+
+def take_along_axis(x, idx, axis):
+    """``np.take_along_axis(x, idx, axis)`` as one gather (``axis`` non-negative)."""
+    template, arrays = along_axis_index(tuple(x.shape), idx, axis)
+    arrays = _on_device_of(x, arrays)
+    return gather_p.bind(x, *arrays, template=template)
+
+
 # --------------------------------------------------------------------------- #
 # scatter: functional updates.  mode in {"add", "set", "multiply", "min", "max"}.
+# The result has the operand's dtype (updates are cast, as NumPy's x[i] += v).
 # --------------------------------------------------------------------------- #
+_UFUNC_NAMES = {"add": "add", "multiply": "multiply", "min": "minimum", "max": "maximum"}
+
+
 def _scatter_impl(xp, operand, updates, *arrays, template, mode):
     out = operand.copy()
     idx = build_index(template, arrays)
-    if mode == "set":
-        out[idx] = updates
-    elif not _has_arrays(template):
-        # Basic indexing never repeats an element: in-place ufuncs are exact.
-        view = out[idx]
-        {"add": xp.add, "multiply": xp.multiply, "min": xp.minimum,
-         "max": xp.maximum}[mode](view, updates, out=view)
-    else:
-        _scatter_at(xp, out, idx, updates, mode)
+    try:
+        if mode == "set":
+            out[idx] = updates
+        elif not arrays:
+            # Basic indexing never repeats an element: in-place ufuncs are exact.
+            # (The Ellipsis keeps a 0-d view where integers pick one element.)
+            view = out[idx + (Ellipsis,)]
+            getattr(xp, _UFUNC_NAMES[mode])(view, updates, out=view)
+        else:
+            if getattr(updates, "ndim", 0):
+                # NumPy 2.4's ufunc.at misreads values of lower rank than the
+                # index result (wrong sums): broadcast them explicitly.
+                updates = xp.broadcast_to(updates, _index_shape(out.shape, template, arrays))
+            getattr(xp, _UFUNC_NAMES[mode]).at(out, idx, updates)
+    except IndexError as e:
+        raise _index_error(f"scatter ({mode})", operand, template, e) from None
     return out
 
 
-def _scatter_at(xp, out, idx, updates, mode):
-    ufunc = {"add": xp.add, "multiply": xp.multiply, "min": xp.minimum,
-             "max": xp.maximum}[mode]
-    if xp is np:
-        ufunc.at(out, idx, updates)
-    else:  # CuPy: scatter_add/max/min live in cupyx
-        import cupyx
-        fn = {"add": cupyx.scatter_add, "min": cupyx.scatter_min,
-              "max": cupyx.scatter_max}.get(mode)
-        if fn is None:
-            raise NotImplementedError("scatter multiply with index arrays on CuPy")
-        fn(out, idx, updates)
+def _scatter_impl_cupy(xp, operand, updates, *arrays, template, mode):
+    if not arrays:
+        return _scatter_impl(xp, operand, updates, template=template, mode=mode)
+    # cupyx's atomics where they apply, else an ordered segmented scan: repeated
+    # indices combine as NumPy's ufunc.at does, for every mode (the backend's scatter).
+    from .. import backends
+    return backends.get_backend("cupy").scatter(operand.copy(), build_index(template, arrays),
+                                                updates, mode)
 
 
 scatter_p = Primitive("scatter")
 scatter_p.impl = _scatter_impl
+scatter_p.impls["cupy"] = _scatter_impl_cupy
 scatter_p.shape_rule = lambda operand, updates, *arrays, template, mode: (
-    operand.shape, np.result_type(operand.dtype, updates.dtype))
+    operand.shape, operand.dtype)
 
 
-def _scatter_vjp(out, operand, updates, *arrays, template, mode):
+def _gathered(v, arrays, template):
+    return gather_p.bind(v, *arrays, template=template)
+
+
+def _bind_scatter(operand, updates, arrays, template, mode):
+    from .elementwise import convert
+    if hasattr(updates, "dtype") and updates.dtype != operand.dtype:
+        updates = convert(updates, operand.dtype)
+    return scatter_p.bind(operand, updates, *arrays, template=template, mode=mode)
+
+
+def _zero(x):
+    return _xp(x).zeros((), dtype=x.dtype)
+
+
+def _set_winners(operand, arrays, template):
+    """Mask over the updates: which one a position keeps when indices repeat.
+
+    The same scatter, run on update numbers, says which write each position
+    kept; an update gets a cotangent only where it was kept.
+    """
+    from .creation import full_like
+    target = _index_shape(tuple(operand.shape), template, arrays)
+    ids = _xp(operand).arange(int(np.prod(target, dtype=np.int64))).reshape(target)
+    marks = scatter_p.bind(full_like(operand, -1, dtype=np.int64), ids, *arrays,
+                           template=template, mode="set")
+    return _gathered(marks, arrays, template) == ids
+
+
+def _others_product(operand, updates, arrays, template):
+    """For each update, the product of the *other* updates landing on its position.
+
+    Zeros are counted apart so nothing is divided by zero: with no zero the
+    product is (all nonzero) / u; with exactly one zero it is the product of
+    the nonzero ones for the zero update and 0 for the rest; with more, 0.
+    """
+    from .creation import ones_like, zeros_like
+    from .elementwise import convert, where
+    from .shape_ops import broadcast_to
+    u = broadcast_to(updates, _index_shape(tuple(operand.shape), template, arrays))
+    is0 = u == 0
+    safe = where(is0, 1.0, u)
+    nonzero_prod = _gathered(_bind_scatter(ones_like(operand), safe, arrays, template,
+                                           "multiply"), arrays, template)
+    zero_count = _gathered(scatter_p.bind(zeros_like(operand), convert(is0, operand.dtype),
+                                          *arrays, template=template, mode="add"),
+                           arrays, template)
+    return where(zero_count == 0, nonzero_prod / safe,
+                 where(is0 & (zero_count == 1), nonzero_prod, 0.0))
+
+
+def _extreme_weights(out, operand, updates, arrays, template):
+    """Shares of the cotangent for the operand and each update (ties split evenly)."""
+    from .elementwise import convert
+    dt = out.dtype
+    op_wins = convert(operand == out, dt)
+    upd_wins = convert(updates == _gathered(out, arrays, template), dt)
+    count = scatter_p.bind(op_wins, upd_wins, *arrays, template=template, mode="add")
+    return op_wins / count, upd_wins / _gathered(count, arrays, template)
+
+
+def _scatter_vjp(out, operand, updates, *arrays, template, mode, needs):
+    need_op, need_upd = needs[0], needs[1]
     none = (None,) * len(arrays)
     if mode == "add":
-        # Linear in both: operand gets ct, updates get ct gathered at idx.
-        return lambda ct: (ct, _fit_updates(gather_p.bind(ct, *arrays, template=template),
-                                            updates)) + none
+        return lambda ct: (ct if need_op else None,
+                           _gathered(ct, arrays, template) if need_upd else None) + none
     if mode == "set":
-        def vjp(ct):
-            kept = scatter(ct, _zeros_upd(updates, ct, arrays, template), arrays, template,
-                           "set")
-            return (kept, _fit_updates(gather_p.bind(ct, *arrays, template=template),
-                                       updates)) + none
-        return vjp
+        def vjp_set(ct):
+            ct_op = _bind_scatter(ct, _zero(ct), arrays, template, "set") if need_op else None
+            ct_upd = None
+            if need_upd:
+                from .elementwise import where
+                ct_upd = _gathered(ct, arrays, template)
+                if arrays:
+                    ct_upd = where(_set_winners(operand, arrays, template), ct_upd, 0.0)
+            return (ct_op, ct_upd) + none
+        return vjp_set
     if mode == "multiply":
-        def vjp(ct):
-            # out = operand * prod(updates at idx); d operand = ct * factor.
-            factor = scatter(_ones(operand), updates, arrays, template, "multiply")
-            g_upd = gather_p.bind(ct * operand, *arrays, template=template)
-            return (ct * factor, _fit_updates(g_upd, updates) *
-                    _prod_others(factor, updates, arrays, template)) + none
-        return vjp
+        # out = operand * prod(updates landing on each position).
+        def vjp_mul(ct):
+            from .creation import ones_like
+            ct_op = ct_upd = None
+            if need_op:
+                ct_op = ct * _bind_scatter(ones_like(operand), updates, arrays, template,
+                                           "multiply")
+            if need_upd:
+                ct_upd = _gathered(ct * operand, arrays, template)
+                if arrays:  # index arrays may repeat a position
+                    ct_upd = ct_upd * _others_product(operand, updates, arrays, template)
+            return (ct_op, ct_upd) + none
+        return vjp_mul
 
-    # min / max: the cotangent goes to whichever input attained the extreme.
-    def vjp(ct):
-        from .elementwise import where
-        from .creation import zeros_like
-        from ..numpy import equal
-        g_out = gather_p.bind(out, *arrays, template=template)
-        upd_wins = equal(updates, g_out)
-        op_wins = equal(operand, out)
-        return (where(op_wins, ct, zeros_like(ct)),
-                _fit_updates(where(upd_wins, gather_p.bind(ct, *arrays, template=template),
-                                   0.0), updates)) + none
-    return vjp
-
-
-def _ones(x):
-    from .creation import ones_like
-    return ones_like(x)
-
-
-def _zeros_upd(updates, ct, arrays, template):
-    from .creation import zeros_like
-    return zeros_like(gather_p.bind(ct, *arrays, template=template))
-
-
-def _prod_others(factor, updates, arrays, template):
-    return gather_p.bind(factor, *arrays, template=template) / updates
-
-
-def _fit_updates(g, updates):
-    if not hasattr(updates, "shape"):
-        return None
-    from .shape_ops import sum_to
-    return sum_to(g, updates.shape) if tuple(g.shape) != tuple(updates.shape) else g
+    # min / max: the cotangent goes to whichever input attains the extreme.
+    def vjp_extreme(ct):
+        w_op, w_upd = _extreme_weights(out, operand, updates, arrays, template)
+        return (ct * w_op if need_op else None,
+                _gathered(ct, arrays, template) * w_upd if need_upd else None) + none
+    return vjp_extreme
 
 
 def _scatter_jvp(tangents, out, operand, updates, *arrays, template, mode):
+    from .creation import ones_like, zeros_like
     t_op, t_upd = tangents[0], tangents[1]
-    from .creation import zeros_like
-    if mode in ("add", "set"):
-        t_op = zeros_like(operand) if t_op is None else t_op
-        t_upd = zeros_like(updates) if t_upd is None else t_upd
-        return scatter_p.bind(t_op, t_upd, *arrays, template=template, mode=mode)
-    raise NotImplementedError(f"jvp of scatter mode {mode!r}")
+    if mode == "add":
+        if t_upd is None:
+            return t_op
+        return _bind_scatter(zeros_like(operand) if t_op is None else t_op, t_upd, arrays,
+                             template, "add")
+    if mode == "set":
+        return _bind_scatter(zeros_like(operand) if t_op is None else t_op,
+                             _zero(operand) if t_upd is None else t_upd, arrays, template,
+                             "set")
+    if mode == "multiply":
+        # d out = d operand * prod(u) + operand * sum_m d u_m * prod_{m' != m} u_m'
+        acc = None
+        if t_op is not None:
+            acc = t_op * _bind_scatter(ones_like(operand), updates, arrays, template,
+                                       "multiply")
+        if t_upd is not None:
+            if arrays:
+                t_upd = t_upd * _others_product(operand, updates, arrays, template)
+            r = operand * _bind_scatter(zeros_like(operand), t_upd, arrays, template, "add")
+            acc = r if acc is None else acc + r
+        return acc
+    w_op, w_upd = _extreme_weights(out, operand, updates, arrays, template)
+    acc = None if t_op is None else t_op * w_op
+    if t_upd is not None:
+        base = zeros_like(operand) if acc is None else acc
+        acc = _bind_scatter(base, t_upd * w_upd, arrays, template, "add")
+    return acc
 
 
 scatter_p.vjp = _scatter_vjp
+scatter_p.vjp_needs = True
 scatter_p.jvp = _scatter_jvp
 
 
@@ -285,14 +436,16 @@ def scatter(operand, updates, arrays, template, mode, shape=None, dtype=None):
         from .creation import zeros_like
         operand = zeros_like(updates, dtype=dtype, shape=shape)
     if not hasattr(updates, "dtype"):
-        updates = np.asarray(updates, dtype=operand.dtype)
-    return scatter_p.bind(operand, updates, *arrays, template=template, mode=mode)
+        updates = _xp(operand).asarray(updates, dtype=operand.dtype)
+    return _bind_scatter(operand, updates, _on_device_of(operand, arrays), template, mode)
 
 
 class _IndexUpdateRef:
     """``x.at[idx]``: ``.set(v)``, ``.add(v)``, ``.multiply(v)``, ``.min(v)``, ``.max(v)``, ``.get()``.
 
-    Functional: each returns a new array; ``x`` is unchanged.
+    Functional: each returns a new array; ``x`` is unchanged.  Repeated
+    indices accumulate for add/multiply/min/max (like ``np.add.at``); for
+    ``set`` the last write wins and only it gets a derivative.
     """
 
     __slots__ = ("x", "idx")
@@ -303,6 +456,20 @@ class _IndexUpdateRef:
 
     def _apply(self, v, mode):
         template, arrays = canonical_index(self.idx, tuple(self.x.shape), f"at[].{mode}")
+        arrays = _on_device_of(self.x, arrays)
+        target = _index_shape(tuple(self.x.shape), template, arrays)
+        vshape = tuple(getattr(v, "shape", np.shape(v)))
+        try:
+            np.broadcast_shapes(vshape, target)
+            if len(vshape) > len(target) and any(s != 1 for s in vshape[:-len(target) or None]):
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"at[].{mode}: values of shape {vshape} cannot be broadcast to "
+                             f"the indexed shape {target} (array shape "
+                             f"{tuple(self.x.shape)})") from None
+        if len(vshape) > len(target):
+            from .shape_ops import reshape
+            v = reshape(v, vshape[len(vshape) - len(target):])
         return scatter(self.x, v, arrays, template, mode)
 
     def get(self):
@@ -344,77 +511,131 @@ def at(x):
 # --------------------------------------------------------------------------- #
 # Batching rules for gather and scatter
 # --------------------------------------------------------------------------- #
-def _batched_index(template, arrays, dims, size):
-    """Template and arrays indexing a batch-first operand, and the output batch axis.
+_FULL = ("s", None, None, None)
 
-    Unbatched index arrays: a leading full slice is prepended.  With batched
-    index arrays, an ``arange(size)`` joins the advanced indices so that each
-    example gathers from its own slice; NumPy then puts the broadcast
-    advanced dimensions (batch first) at the front.
-    """
+
+def _lead(a, d, size, k):
+    """Index array ``a`` with its batch axis first, padded to broadcast over ``k`` dims."""
     from .shape_ops import moveaxis, reshape
-    full = ("s", None, None, None)
-    if all(d is None for d in dims):
-        new_t = (full,) + template
-        adv = [k for k, t in enumerate(new_t) if isinstance(t, tuple) and t[0] == "a"]
-        # Advanced indices separated by a slice/None/int move to the front.
-        separated = adv and any(not (isinstance(new_t[k], tuple) and new_t[k][0] == "a")
-                                for k in range(adv[0], adv[-1] + 1))
-        if separated:
-            bshape = np.broadcast_shapes(*[tuple(a.shape) for a in arrays])
-            return new_t, list(arrays), len(bshape)
-        return new_t, list(arrays), 0
-    per_ex = np.broadcast_shapes(*[
+    a = moveaxis(a, d, 0) if d != 0 else a
+    return reshape(a, (size,) + (1,) * (k - (a.ndim - 1)) + tuple(a.shape[1:]))
+
+
+def _per_example_k(arrays, dims):
+    return len(np.broadcast_shapes(*[
         tuple(a.shape) if d is None else tuple(a.shape[:d]) + tuple(a.shape[d + 1:])
-        for a, d in zip(arrays, dims)])
-    k = len(per_ex)
-    new_arrays = [reshape(np.arange(size), (size,) + (1,) * k)]
-    for a, d in zip(arrays, dims):
-        if d is not None:
-            a = moveaxis(a, d, 0) if d != 0 else a
-            a = reshape(a, (size,) + (1,) * (k - (a.ndim - 1)) + tuple(a.shape[1:]))
-        new_arrays.append(a)
-    shifted = tuple(("a", t[1] + 1) if isinstance(t, tuple) and t[0] == "a" else t
-                    for t in template)
-    return (("a", 0),) + shifted, new_arrays, 0
+        for a, d in zip(arrays, dims)]))
+
+
+def _batched_index(template, arrays, dims, size, xp):
+    """Index a batch-first operand example by example.
+
+    Returns (template, arrays, layout).  ``layout`` says how the raw result
+    relates to the wanted one, (batch,) + per-example result: None (it is
+    that), ("dim", k) (the batch axis sits at k, the rest in order), or
+    ("perm", p, k) (the k advanced dims must move after p basic ones: see
+    :func:`_block_perm`).
+    """
+    layout = _advanced_layout(template)
+    if all(d is None for d in dims):
+        # The batch axis is one more full slice in front.
+        t = (_FULL,) + template
+        if layout is None or layout[0]:
+            return t, list(arrays), None
+        # Separated advanced indices: NumPy puts their dimensions first.
+        k = len(np.broadcast_shapes(*[tuple(a.shape) for a in arrays]))
+        return t, list(arrays), ("dim", k)
+    # Batched index arrays: an arange over the batch joins the advanced indices,
+    # so each example gathers from its own slice of the operand.
+    k = _per_example_k(arrays, dims)
+    new = [xp.arange(size).reshape((size,) + (1,) * k)]
+    new += [a if d is None else _lead(a, d, size, k) for a, d in zip(arrays, dims)]
+    t = (("a", 0),) + tuple(("a", e[1] + 1) if _is_array_entry(e) else e for e in template)
+    adjacent, p = layout
+    if adjacent and p:
+        # Per example the advanced block sits after p basic dims; here it came first.
+        return t, new, ("perm", p, k)
+    return t, new, None
 
 
 def _gather_batch(vals, dims, template):
-    from ..batching import bdim_at_front
+    from ..batching import move_to_front
+    from .shape_ops import transpose
     x, xd = vals[0], dims[0]
+    arrays, adims = vals[1:], dims[1:]
     size = next(v.shape[d] for v, d in zip(vals, dims) if d is not None)
-    x = bdim_at_front(x, xd, size)
-    t, arrays, out_dim = _batched_index(template, vals[1:], dims[1:], size)
-    return gather_p.bind(x, *arrays, template=t), out_dim
+    if xd is None:
+        # Only the indices vary: their batch axis joins the advanced dimensions.
+        k = _per_example_k(arrays, adims)
+        new = [a if d is None else _lead(a, d, size, k) for a, d in zip(arrays, adims)]
+        adjacent, p = _advanced_layout(template)
+        return gather_p.bind(x, *new, template=template), (p if adjacent else 0)
+    x = move_to_front(x, xd)
+    t, new, layout = _batched_index(template, arrays, adims, size, _xp(x))
+    out = gather_p.bind(x, *new, template=t)
+    if layout is None:
+        return out, 0
+    if layout[0] == "dim":
+        return out, layout[1]
+    return transpose(out, _block_perm(layout, out.ndim)), 0
 
 
-gather_p.batch = _gather_batch
+def _block_perm(layout, ndim):
+    """Permutation of (batch, advanced(k), basic...) into (batch, basic[:p], advanced, ...)."""
+    _, p, k = layout
+    n = ndim - 1 - k
+    return ((0,) + tuple(1 + k + i for i in range(p)) + tuple(1 + j for j in range(k))
+            + tuple(1 + k + i for i in range(p, n)))
+
+
+def _xp(x):
+    from .creation import _xp_of
+    return _xp_of(x)
+
+
+def _on_device_of(x, arrays):
+    """Host (NumPy) index arrays moved to ``x``'s device, as CuPy does for ``x[idx]``."""
+    from .. import backends
+    if not backends._FOREIGN_ARRAY_TYPES:  # CPU only: nothing to move
+        return arrays
+    xp = _xp(x)
+    if xp is np:
+        return arrays
+    return [xp.asarray(a) if type(a) is np.ndarray else a for a in arrays]
 
 
 def _scatter_batch(vals, dims, template, mode):
     from ..batching import bdim_at_front
-    from .shape_ops import moveaxis
+    from .shape_ops import broadcast_to, moveaxis, reshape, transpose
     size = next(v.shape[d] for v, d in zip(vals, dims) if d is not None)
     operand = bdim_at_front(vals[0], dims[0], size)
-    t, arrays, upd_dim = _batched_index(template, vals[2:], dims[2:], size)
-    # Updates must be shaped like operand[new_index] with its batch axis at upd_dim.
+    t, arrays, layout = _batched_index(template, vals[2:], dims[2:], size, _xp(operand))
+    raw = _index_shape(tuple(operand.shape), t, arrays)
+    if layout is None:
+        want = raw
+    elif layout[0] == "dim":
+        k = layout[1]
+        want = (raw[k],) + raw[:k] + raw[k + 1:]
+    else:
+        perm = _block_perm(layout, len(raw))
+        want = tuple(raw[i] for i in perm)
+    # Updates, shaped (batch,) + per-example target, then laid out like ``raw``.
     upd, ud = vals[1], dims[1]
-    target = _index_shape(tuple(operand.shape), operand.dtype, t, arrays)
     if ud is None:
-        from .shape_ops import broadcast_to
-        upd = broadcast_to(upd, target) if hasattr(upd, "shape") else upd
+        if getattr(upd, "ndim", 0) == 0:
+            return scatter_p.bind(operand, upd, *arrays, template=t, mode=mode), 0
+        upd = broadcast_to(upd, want)
     else:
         upd = moveaxis(upd, ud, 0) if ud != 0 else upd
-        per = tuple(target[:upd_dim]) + tuple(target[upd_dim + 1:])
-        from .shape_ops import broadcast_to, reshape
-        # broadcast the per-example part, then put the batch axis where NumPy wants it
-        pe_shape = tuple(upd.shape[1:])
-        pad = len(per) - len(pe_shape)
-        upd = reshape(upd, (size,) + (1,) * pad + pe_shape)
-        upd = broadcast_to(upd, (size,) + per)
-        if upd_dim != 0:
-            upd = moveaxis(upd, 0, upd_dim)
+        upd = reshape(upd, (size,) + (1,) * (len(want) - upd.ndim) + tuple(upd.shape[1:]))
+        upd = broadcast_to(upd, want)
+    if layout is not None:
+        if layout[0] == "dim":
+            upd = moveaxis(upd, 0, layout[1])
+        else:
+            upd = transpose(upd, tuple(np.argsort(_block_perm(layout, len(raw))).tolist()))
     return scatter_p.bind(operand, upd, *arrays, template=t, mode=mode), 0
 
 
+gather_p.batch = _gather_batch
 scatter_p.batch = _scatter_batch
