@@ -1,7 +1,7 @@
-"""Shape primitives: reshape, broadcast_to, transpose, concatenate.
+"""Shape primitives: reshape, broadcast_to, transpose, concatenate, pad.
 
-All four are linear, so each declares its transpose once (:func:`deflinear`)
-and gets both derivative modes from it.  Parameters are normalised by the
+All five are linear (``pad`` jointly in the array and its fill value), so
+each declares its transpose once and gets both derivative modes from it.  Parameters are normalised by the
 wrappers (no ``-1`` in shapes, non-negative axes as tuples) so that equal
 operations have equal, hashable parameters -- the jit cache relies on that.
 """
@@ -278,3 +278,75 @@ def stack_any(xs, dtype=None):
     items = [stack_any(x, dtype) if isinstance(x, (list, tuple)) else asarray(x, dtype)
              for x in xs]
     return stack(items)
+
+
+# --------------------------------------------------------------------------- #
+# pad (constant mode): out = x framed by the scalar c.  Linear in (x, c)
+# jointly: the cotangent of x is the slice of ct where x sits, that of c the
+# sum of ct over the frame.  ``widths`` holds one (before, after) pair per axis.
+# --------------------------------------------------------------------------- #
+def _pad_impl(xp, x, c, widths):
+    shape = tuple(s + lo + hi for s, (lo, hi) in zip(x.shape, widths))
+    out = xp.full(shape, c, dtype=x.dtype)
+    out[_interior(x.shape, widths)] = x
+    return out
+
+
+def _interior(shape, widths):
+    return tuple(slice(lo, lo + s) for s, (lo, _) in zip(shape, widths))
+
+
+pad_p = Primitive("pad")
+pad_p.impl = _pad_impl
+pad_p.shape_rule = lambda x, c, widths: (
+    tuple(s + lo + hi for s, (lo, hi) in zip(x.shape, widths)), x.dtype)
+
+
+def _pad_vjp(out, x, c, widths, needs):
+    from .indexing import getitem
+    from .reductions import reduce_sum
+    inner = _interior(x.shape, widths)
+    need_c = needs[1]
+
+    def vjp(ct):
+        ct_x = getitem(ct, inner)
+        if not need_c:
+            return ct_x, None
+        every = tuple(range(ct.ndim))
+        return ct_x, reduce_sum(ct, every) - reduce_sum(ct_x, every)
+    return vjp
+
+
+def _pad_jvp(tangents, out, x, c, widths):
+    tx, tc = tangents
+    return pad_p.bind(_zeros_like(x) if tx is None else tx, 0.0 if tc is None else tc,
+                      widths=widths)
+
+
+def _pad_batch(vals, dims, widths):
+    from ..batching import bdim_at_front
+    (x, c), (xd, cd) = vals, dims
+    size = x.shape[xd] if xd is not None else c.shape[cd]
+    x = bdim_at_front(x, xd, size)
+    widths_b = ((0, 0),) + tuple(widths)
+    if cd is None:
+        return pad_p.bind(x, c, widths=widths_b), 0
+    # A different fill per example: pad with 0, then add c times the frame's mask.
+    from .creation import zeros_like
+    frame = pad_p.bind(zeros_like(x, shape=tuple(x.shape[1:])), 1, widths=widths)
+    c = reshape(moveaxis(c, cd, 0) if cd else c, (size,) + (1,) * (x.ndim - 1))
+    return pad_p.bind(x, 0, widths=widths_b) + c * frame, 0
+
+
+pad_p.vjp = _pad_vjp
+pad_p.vjp_needs = True
+pad_p.jvp = _pad_jvp
+pad_p.batch = _pad_batch
+
+
+def pad_constant(x, widths, value=0):
+    """``x`` framed by ``value``: ``widths`` is one (before, after) pair of ints per axis."""
+    widths = tuple((int(lo), int(hi)) for lo, hi in widths)
+    if all(lo == 0 and hi == 0 for lo, hi in widths):
+        return x
+    return pad_p.bind(x, value, widths=widths)
