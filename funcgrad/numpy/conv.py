@@ -9,10 +9,10 @@
 These functions validate and normalise their arguments, then bind the
 primitives of :mod:`funcgrad.prims.conv` and :mod:`funcgrad.prims.pool`
 (whose docstrings explain the lowering and the derivative rules).  They work
-on plain arrays and inside every transform (grad, jvp, vmap, jit, ...).  The number of spatial dimensions is
-the weight's ``ndim - 2`` for convolutions and ``len(kernel_size)`` (or
-``spatial_dims``) for pooling; error messages name the operation the way
-PyTorch does (``conv2d``, ``max_pool3d``, ...).
+on plain arrays and inside every transform (grad, jvp, vmap, jit, ...).  The
+number of spatial dimensions is the weight's ``ndim - 2`` for convolutions
+and ``len(kernel_size)`` (or ``spatial_dims``) for pooling; error messages
+name the operation the way PyTorch does (``conv2d``, ``max_pool3d``, ...).
 """
 from __future__ import annotations
 
