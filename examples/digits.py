@@ -29,6 +29,9 @@ import funcgrad as fg  # ... and the functional front, on the same engine
 import funcgrad.optim.functional as fopt
 
 
+LR = 3e-3
+
+
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
@@ -78,7 +81,8 @@ def train_torch_style(data, epochs, batch_size):
     torch.manual_seed(0)
     model = Net()
     criterion = nn.CrossEntropyLoss()
-    optimizer = optim.Adam(model.parameters(), lr=3e-3)
+    optimizer = optim.Adam(model.parameters(), lr=LR)
+    scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     loader = DataLoader(TensorDataset(torch.tensor(x_train), torch.tensor(y_train)),
                         batch_size=batch_size, shuffle=True)
     history = []
@@ -97,6 +101,7 @@ def train_torch_style(data, epochs, batch_size):
             seen += len(labels)
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{running_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+        scheduler.step()
         model.eval()
         with torch.no_grad():
             test_logits = model(torch.tensor(x_test))
@@ -119,12 +124,12 @@ def train_functional(data, epochs, batch_size):
         logits = nn.functional_call(model, params, (x,))
         return F.cross_entropy(logits, y)
 
-    opt = fopt.adam(lr=3e-3)
+    opt = fopt.adam(lr=LR)
     state = opt.init(params)
 
-    def train_step(params, state, x, y):
+    def train_step(params, state, x, y, lr):
         loss, grads = fg.value_and_grad(loss_fn)(params, x, y)
-        params, state = opt.step(params, grads, state)
+        params, state = opt.step(params, grads, state, lr=lr)
         return params, state, loss
 
     step = fg.jit(train_step) if hasattr(fg, "jit") else train_step
@@ -132,12 +137,15 @@ def train_functional(data, epochs, batch_size):
     history = []
     n = len(x_train)
     for epoch in range(epochs):
+        # the same cosine schedule as CosineAnnealingLR; a NumPy scalar is traced by
+        # jit (a Python float would be baked into the compiled step)
+        lr = np.float32(LR * (1 + np.cos(np.pi * epoch / epochs)) / 2)
         order = rng.permutation(n)
         total, seen = 0.0, 0
         batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
         bar = progress(batches, f"functional  epoch {epoch + 1}/{epochs}", len(batches))
         for idx in bar:
-            params, state, loss = step(params, state, x_train[idx], y_train[idx])
+            params, state, loss = step(params, state, x_train[idx], y_train[idx], lr)
             total += float(loss) * len(idx)
             seen += len(idx)
             if hasattr(bar, "set_postfix"):
@@ -195,8 +203,8 @@ def save_pictures(out, hist_torch, hist_fn, model, x_test, y_test):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--out", default=".")
     ap.add_argument("--smoke", action="store_true", help="tiny run for tests")
     args = ap.parse_args()
