@@ -42,13 +42,17 @@ REAL_GPU = os.environ.get("FUNCGRAD_GPU_TESTS") == "1"
 RTOL, ATOL = (1e-9, 1e-10) if REAL_GPU else (1e-10, 1e-12)
 
 
-@pytest.fixture(scope="module")
-def cp():
-    if REAL_GPU:
+@pytest.fixture(scope="module", params=["double", "cuda"])
+def cp(request):
+    """The CuPy namespace to test: the NumPy-backed double (always), and the real
+    CuPy on a GPU when one is usable (skipped with the reason otherwise)."""
+    if request.param == "cuda" or REAL_GPU:
         from funcgrad.device import gpu_status
         status = gpu_status()
         if not status.ok:
-            pytest.fail(f"FUNCGRAD_GPU_TESTS=1 but no usable GPU: {status}")
+            if REAL_GPU:
+                pytest.fail(f"FUNCGRAD_GPU_TESTS=1 but no usable GPU: {status}")
+            pytest.skip(f"real CuPy backend: no usable GPU here ({status})")
         import cupy
         yield cupy
         backends._unload_foreign_for_tests()  # leave the CPU path as later files expect
