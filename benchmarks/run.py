@@ -4,7 +4,11 @@ Prints one markdown table per workload: funcgrad (eager, and jit where it
 exists), the hand-written NumPy floor, and PyTorch / JAX / autograd when they
 are installed (``pip install -e ".[bench]"``).  Every implementation's
 gradient is checked against the NumPy floor's before it is timed.  Times are
-medians over repeats, with the spread (interquartile range) beside them.
+medians over repeats, with the spread (interquartile range) and the best
+sample beside them; the repeats are interleaved across implementations (round
+r times each once), so a burst of load from other processes on a shared
+machine hits them all alike.  ``--repeats N`` takes more rounds; ``--clock cpu``
+measures the process's CPU time instead of wall time (for a loaded machine).
 
 For a fair run the runner re-executes itself with every library pinned to the
 same thread count (``--threads``, default 1) and with OPENBLAS_CORETYPE /
@@ -14,6 +18,7 @@ slow a current NumPy).
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import platform
@@ -43,28 +48,43 @@ def _reexec_pinned(args):
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 
-def time_call(fn, repeats=7, min_time=0.2):
-    """Median and IQR of seconds per call; calls per repeat chosen to last ``min_time``."""
+CLOCK = time.perf_counter  # --clock cpu: time.process_time
+
+
+def calls_per_sample(fn, min_time=0.2):
+    """How many calls of ``fn`` make one timing sample last about ``min_time / 4``."""
     fn()
     n = 1
     while True:
-        t = time.perf_counter()
+        t = CLOCK()
         for _ in range(n):
             fn()
-        dt = time.perf_counter() - t
+        dt = CLOCK() - t
         if dt >= min_time / 4 or n >= 1 << 16:
             break
         n *= 2
-    n = max(1, int(n * (min_time / 4) / max(dt, 1e-9)))
-    samples = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        samples.append((time.perf_counter() - t) / n)
+    return max(1, int(n * (min_time / 4) / max(dt, 1e-9)))
+
+
+def sample(fn, n):
+    """Seconds per call over ``n`` back-to-back calls."""
+    t = CLOCK()
+    for _ in range(n):
+        fn()
+    return (CLOCK() - t) / n
+
+
+def summarize(samples):
+    """(median, interquartile range, best) of a list of seconds."""
     q = statistics.quantiles(samples, n=4) if len(samples) >= 4 else [min(samples), 0,
                                                                         max(samples)]
-    return statistics.median(samples), q[2] - q[0]
+    return statistics.median(samples), q[2] - q[0], min(samples)
+
+
+def time_call(fn, repeats=7, min_time=0.2):
+    """Median and IQR of seconds per call; calls per repeat chosen to last ``min_time``."""
+    n = calls_per_sample(fn, min_time)
+    return summarize([sample(fn, n) for _ in range(repeats)])[:2]
 
 
 def machine_line():
@@ -86,12 +106,20 @@ def main():
     parser.add_argument("workloads", nargs="*", help="e.g. W1 W4 (default: all)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time (default), or this process's CPU time, which time "
+                             "stolen by other processes on a busy shared machine does not "
+                             "inflate (equal to wall time on a quiet one, threads pinned)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timing rounds per implementation (default 7, --quick 3)")
     args = parser.parse_args()
     if os.environ.get("FUNCGRAD_BENCH_PINNED") != "1":
         _reexec_pinned(args)
     sys.path.insert(0, HERE)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     wanted = {w.upper() for w in args.workloads}
-    print(f"Machine: {machine_line()}\n")
+    print(f"Machine: {machine_line()}; clock: {args.clock}\n")
     for name in WORKLOADS:
         if wanted and name.split("_")[0].upper() not in wanted:
             continue
@@ -102,24 +130,31 @@ def main():
                 continue
             raise
         if getattr(mod, "SEPARATE_PROCESS", False):
-            subprocess.run([sys.executable, "-m", f"workloads.{name}"], cwd=HERE, check=True)
+            subprocess.run([sys.executable, "-m", f"workloads.{name}"]
+                           + (["--quick"] if args.quick else []), cwd=HERE, check=True)
             continue
-        run_workload(mod, quick=args.quick)
+        run_workload(mod, quick=args.quick, repeats=args.repeats)
 
 
-def run_workload(mod, quick=False):
-    """Check each implementation against the floor, time it, print a table."""
+def run_workload(mod, quick=False, repeats=None):
+    """Check each implementation against the floor, time them all, print a table.
+
+    Timing is interleaved: round r takes the r-th sample of every implementation
+    (in a rotating order), so load from other processes on a shared machine
+    falls on all of them alike instead of on whichever ran during a burst.
+    """
     import numpy as np
     print(f"### {mod.TITLE}\n")
     impls = mod.implementations()
     floor_name = mod.FLOOR
     reference = None
-    rows = []
+    notes, timed = {}, []
+    min_time = 0.05 if quick else 0.3
     for name, make in impls.items():
         try:
             step, check = make()
         except ImportError as e:
-            rows.append((name, None, None, f"not installed ({e.name})"))
+            notes[name] = f"not installed ({e.name})"
             continue
         got = check()
         if reference is None and name == floor_name:
@@ -130,19 +165,34 @@ def run_workload(mod, quick=False):
                                            np.asarray(r, dtype=np.float64),
                                            rtol=mod.RTOL, atol=mod.ATOL,
                                            err_msg=f"{mod.TITLE}: {name} disagrees")
-        med, iqr = time_call(step, repeats=3 if quick else 7,
-                             min_time=0.05 if quick else 0.3)
-        rows.append((name, med, iqr, ""))
-    floor = next(r[1] for r in rows if r[0] == floor_name)
-    print(f"| implementation | {mod.UNIT} | ± IQR | vs {floor_name} | note |")
-    print("|---|---|---|---|---|")
-    for name, med, iqr, note in rows:
-        if med is None:
-            print(f"| {name} | – | – | – | {note} |")
+        timed.append((name, step, calls_per_sample(step, min_time)))
+    samples = {name: [] for name, _, _ in timed}
+    # Objects that exist before timing (every library imported so far, the other
+    # workloads' leftovers) are moved out of the cyclic GC's reach, so a
+    # collection triggered by one implementation does not scan what the others
+    # (or earlier workloads in this process) left alive.
+    gc.collect()
+    gc.freeze()
+    try:
+        for r in range(repeats or (3 if quick else 7)):
+            k = r % max(len(timed), 1)
+            for name, step, n in timed[k:] + timed[:k]:
+                samples[name].append(sample(step, n))
+    finally:
+        gc.unfreeze()
+    stats = {name: summarize(s) for name, s in samples.items()}
+    floor, floor_best = stats[floor_name][0], stats[floor_name][2]
+    scale = mod.SCALE
+    print(f"| implementation | {mod.UNIT} | ± IQR | best | vs {floor_name} | best vs best "
+          "| note |")
+    print("|---|---|---|---|---|---|---|")
+    for name in impls:
+        if name not in stats:
+            print(f"| {name} | – | – | – | – | – | {notes[name]} |")
             continue
-        scale = mod.SCALE
-        print(f"| {name} | {med * scale:.3g} | {iqr * scale:.2g} | {med / floor:.2f}x | "
-              f"{note} |")
+        med, iqr, best = stats[name]
+        print(f"| {name} | {med * scale:.3g} | {iqr * scale:.2g} | {best * scale:.3g} | "
+              f"{med / floor:.2f}x | {best / floor_best:.2f}x | |")
     print()
 
 

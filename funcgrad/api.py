@@ -126,9 +126,12 @@ def _vjp_trace(fun, args, kwargs, argnums, has_aux, transform, allow_constants=F
             g = leaf_cts.get(n) if n is not None else None
             if g is None:
                 g = creation.zeros_like(x) if hasattr(x, "shape") else None
+            elif isinstance(g, np.generic):
+                g = np.asarray(g)  # NumPy returns scalars from 0-d ops: keep arrays
             res.append(g)
         return tree_unflatten(in_tree, res)
 
+    out_primals = [np.asarray(p) if isinstance(p, np.generic) else p for p in out_primals]
     return tree_unflatten(out_tree, out_primals), pullback, aux
 
 
@@ -151,7 +154,7 @@ def vjp(fun, *primals, has_aux=False):
       output cotangent (shaped like ``out``) to a tuple of input cotangents. It
       may be called many times.
 
-    Example:
+    Examples:
         >>> import funcgrad as fg, funcgrad.numpy as fnp
         >>> out, pb = fg.vjp(fnp.sin, fnp.zeros(2))
         >>> pb(fnp.ones(2))
@@ -185,7 +188,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
       TypeError: the output is not a scalar, or an input is not floating point.
       ValueError: ``argnums`` is out of range.
 
-    Example:
+    Examples:
         >>> import funcgrad as fg, funcgrad.numpy as fnp
         >>> fg.value_and_grad(lambda x: (x ** 2).sum())(fnp.ones(2))
         (array(2.), array([2., 2.]))
@@ -223,7 +226,7 @@ def grad(fun, argnums=0, has_aux=False):
       A function returning the gradient (shaped like the argument(s)), or
       ``(grad, aux)`` with ``has_aux``.
 
-    Example:
+    Examples:
         >>> import funcgrad as fg, funcgrad.numpy as fnp
         >>> fg.grad(lambda x: fnp.sum(fnp.tanh(x) ** 2))(fnp.zeros(3))
         array([0., 0., 0.])
@@ -252,7 +255,7 @@ def jvp(fun, primals, tangents, has_aux=False):
     Returns:
       ``(primal_out, tangent_out)`` (plus aux with ``has_aux``).
 
-    Example:
+    Examples:
         >>> import funcgrad as fg, funcgrad.numpy as fnp
         >>> fg.jvp(fnp.sin, (fnp.zeros(2),), (fnp.ones(2),))
         (array([0., 0.]), array([1., 1.]))
@@ -308,7 +311,7 @@ def linearize(fun, *primals):
     call (it does not stage a linear program), so each call costs about one
     forward pass.
 
-    Example:
+    Examples:
         >>> import funcgrad as fg, funcgrad.numpy as fnp
         >>> y, f_jvp = fg.linearize(fnp.sin, fnp.zeros(2))
         >>> f_jvp(fnp.ones(2))
@@ -367,7 +370,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
       ValueError: batch sizes disagree (the message lists them), an axis is out
         of range, or ``in_axes`` does not match the arguments.
 
-    Example:
+    Examples:
         >>> import funcgrad as fg, funcgrad.numpy as fnp
         >>> fg.vmap(lambda v: v @ v)(fnp.ones((3, 2)))
         array([2., 2., 2.])
@@ -467,7 +470,7 @@ def jacrev(fun, argnums=0, has_aux=False):
     and each input leaf of shape ``T``, an array of shape ``S + T``, nested as
     the output structure containing the input structure.
 
-    Example:
+    Examples:
         >>> import funcgrad as fg, funcgrad.numpy as fnp
         >>> fg.jacrev(fnp.sin)(fnp.zeros(2))
         array([[1., 0.],
@@ -500,7 +503,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
 
     Same output layout as :func:`jacrev`.
 
-    Example:
+    Examples:
         >>> import funcgrad as fg, funcgrad.numpy as fnp
         >>> fg.jacfwd(fnp.sin)(fnp.zeros(2))
         array([[1., 0.],
@@ -553,7 +556,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
 def hessian(fun, argnums=0, has_aux=False):
     """Hessian of scalar ``fun``: ``jacfwd(jacrev(fun))`` (forward-over-reverse).
 
-    Example:
+    Examples:
         >>> import funcgrad as fg, funcgrad.numpy as fnp
         >>> fg.hessian(lambda x: (x ** 3).sum())(fnp.ones(2))
         array([[6., 0.],
@@ -565,7 +568,7 @@ def hessian(fun, argnums=0, has_aux=False):
 def stop_gradient(x):
     """Treat every leaf of ``x`` as a constant: its derivative is zero.
 
-    Example:
+    Examples:
         >>> import funcgrad as fg, funcgrad.numpy as fnp
         >>> fg.grad(lambda x: x * fg.stop_gradient(x))(fnp.asarray(3.0))
         array(3.)

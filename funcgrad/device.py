@@ -91,7 +91,7 @@ class device:
     ``device(type='cuda', index=0)`` and ``str()`` gives ``'cuda:0'``.  As a
     context manager it makes itself the default device of this thread.
 
-    Example:
+    Examples:
         >>> import funcgrad as fg
         >>> fg.device("cuda:1").index
         1
@@ -273,7 +273,7 @@ def to_device(x, d):
       DeviceUnavailableError: ``d`` is a GPU and none is usable (says why and the fix).
       UnsupportedDtypeError: ``d`` cannot hold ``x``'s dtype.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from funcgrad.device import device_put
         >>> device_put(np.ones(2), "cpu").shape

@@ -546,7 +546,7 @@ def make_ir(fun, static_argnums=()):
     Raises:
       ConcretizationError: ``fun`` needs the value of an array (``if x > 0``).
 
-    Example:
+    Examples:
         >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
         >>> print(make_ir(fg.grad(lambda x: fnp.sum(fnp.sin(x))))(np.zeros(2)))  # doctest: +SKIP
     """

@@ -235,7 +235,7 @@ class Jitted:
     def lower(self, *args, **kwargs):
         """The optimised :class:`funcgrad.ir.Program` for these arguments (traces if needed).
 
-        Example:
+        Examples:
             >>> import numpy as np, funcgrad.numpy as fnp
             >>> print(jit(lambda x: fnp.sin(x) * 1.0).lower(np.ones(2)))
             { lambda a:f64[2] .
@@ -392,7 +392,7 @@ def jit(fun=None, static_argnums=(), donate_argnums=()):
     or a new static value (including Python scalars in the arguments) trace
     again; ``funcgrad.config.update("log_retraces", True)`` logs why.
 
-    Example:
+    Examples:
         >>> import numpy as np, funcgrad as fg, funcgrad.numpy as fnp
         >>> step = jit(fg.value_and_grad(lambda w: fnp.sum(fnp.tanh(w) ** 2)))
         >>> loss, g = step(np.zeros(3))

@@ -45,7 +45,7 @@ def key(seed):
     Returns:
       A ``uint32`` array of shape ``(2,)``.
 
-    Example:
+    Examples:
         >>> import funcgrad.random as fr
         >>> fr.key(0).shape
         (2,)
@@ -278,7 +278,7 @@ _DEFAULT_SEED = 67280421310721  # PyTorch's default seed of the CPU generator
 class Generator:
     """``torch.Generator``: a key that is split on every draw (reproducible streams).
 
-    Example:
+    Examples:
         >>> import funcgrad.random as fr
         >>> g = fr.Generator().manual_seed(0)
         >>> k1, k2 = g.next_key(), g.next_key()

@@ -235,7 +235,7 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
       TypeError: an object that cannot be stored without pickling (names
         where it sits in ``obj``).
 
-    Example:
+    Examples:
         >>> import funcgrad, numpy as np, tempfile, os
         >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.pt")
         >>> funcgrad.save({"w": funcgrad.tensor.Tensor(np.ones(2)), "epoch": 3}, path)

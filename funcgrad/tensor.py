@@ -48,7 +48,7 @@ def is_grad_enabled():
 class set_grad_enabled:
     """Context manager (and function) setting grad mode on or off.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> with torch.set_grad_enabled(False):
         ...     y = torch.ones(2, requires_grad=True) * 2
@@ -261,7 +261,7 @@ class Tensor(Tracer):
     (``zeros``, ``randn``, ...).  Arithmetic, indexing and the math methods
     record onto the tape when an input requires grad.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
         >>> (x * x).sum().backward()
@@ -503,7 +503,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     Returns a tuple with one Tensor per input (``None`` for an unused input
     when ``allow_unused``).  Nothing is accumulated into ``.grad``.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> x = torch.tensor(3.0, requires_grad=True)
         >>> (g,) = torch.autograd.grad(x ** 3, x, create_graph=True)

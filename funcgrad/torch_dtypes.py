@@ -57,7 +57,7 @@ _default = _DefaultDtype()
 def get_default_dtype():
     """The dtype of float tensors created from Python floats (``float32`` unless set).
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> torch.get_default_dtype() == torch.float32
         True
@@ -198,7 +198,7 @@ def result_type(*operands):
     a lower tier only changes the result when its category (bool < int < float
     < complex) is higher.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> torch.result_type(torch.tensor([1, 2]), 2.5) == torch.float32
         True

@@ -79,7 +79,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
       device: ``'cpu'`` (CUDA needs CuPy).
       requires_grad: record operations on the result for ``backward()``.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> torch.tensor([[1., 2.], [3., 4.]]).dtype == torch.float32
         True
@@ -213,7 +213,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     """``[start, end)`` in steps of ``step``: int64 for ints, the default float dtype
     if any argument is a float.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> torch.arange(3)
         tensor([0, 1, 2])

@@ -240,7 +240,7 @@ def max(input, dim=None, keepdim=False, **kwargs):  # noqa: A001,A002
     """``max(x)``: the largest value; ``max(x, dim)``: ``(values, indices)``;
     ``max(x, y)``: elementwise maximum.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> torch.max(torch.tensor([[1, 5], [7, 2]]), dim=1).indices
         tensor([1, 0])

@@ -113,7 +113,7 @@ _LEAF = None
 class SequenceKey:
     """Key of a child of a sequence node (tuple, list): ``[idx]``.
 
-    Example:
+    Examples:
       >>> str(SequenceKey(0))
       '[0]'
     """
@@ -128,7 +128,7 @@ class SequenceKey:
 class DictKey:
     """Key of a child of a mapping node (dict, OrderedDict): ``[key]``.
 
-    Example:
+    Examples:
       >>> str(DictKey("a"))
       "['a']"
     """
@@ -143,7 +143,7 @@ class DictKey:
 class GetAttrKey:
     """Key of an attribute child (namedtuple field, dataclass field): ``.name``.
 
-    Example:
+    Examples:
       >>> str(GetAttrKey("weight"))
       '.weight'
     """
@@ -158,7 +158,7 @@ class GetAttrKey:
 class FlattenedIndexKey:
     """Key of the ``idx``-th child of a custom node registered without keys.
 
-    Example:
+    Examples:
       >>> str(FlattenedIndexKey(1))
       '[<flat index 1>]'
     """
@@ -192,7 +192,7 @@ def keystr(keys: Iterable[KeyEntry], *, simple: bool = False, separator: str = "
     Returns:
       A string such as ``"['params'][0].weight"``.
 
-    Example:
+    Examples:
       >>> keystr((DictKey("params"), SequenceKey(0), GetAttrKey("weight")))
       "['params'][0].weight"
       >>> keystr((DictKey("params"), SequenceKey(0)), simple=True, separator="/")
@@ -325,7 +325,7 @@ def register_pytree_node(
       ValueError: If ``nodetype`` is already registered.
       TypeError: If ``nodetype`` is not a type.
 
-    Example:
+    Examples:
       >>> class Pair:
       ...     def __init__(self, a, b): self.a, self.b = a, b
       >>> register_pytree_node(Pair, lambda p: ((p.a, p.b), None),
@@ -373,7 +373,7 @@ def register_pytree_with_keys(
     Raises:
       ValueError: If ``nodetype`` is already registered.
 
-    Example:
+    Examples:
       >>> class Point:
       ...     def __init__(self, x, y): self.x, self.y = x, y
       >>> register_pytree_with_keys(
@@ -410,7 +410,7 @@ def register_pytree_node_class(cls: type) -> type:
       ValueError: If ``cls`` is already registered.
       TypeError: If ``cls`` lacks ``tree_flatten`` or ``tree_unflatten``.
 
-    Example:
+    Examples:
       >>> @register_pytree_node_class
       ... class Box:
       ...     def __init__(self, v): self.v = v
@@ -472,7 +472,7 @@ def register_dataclass(
         ``data_fields``/``meta_fields`` is given for a non-dataclass, or if
         the given fields do not match the dataclass's fields.
 
-    Example:
+    Examples:
       >>> @dataclasses.dataclass
       ... class Layer:
       ...     w: Any
@@ -760,7 +760,7 @@ class PyTreeDef:
     custom aux) and the same child structure.  Build them with
     :func:`tree_flatten` / :func:`tree_structure`, not directly.
 
-    Example:
+    Examples:
       >>> td = tree_structure({"a": 1, "b": (2, 3)})
       >>> td
       PyTreeDef({'a': *, 'b': (*, *)})
@@ -799,7 +799,7 @@ class PyTreeDef:
         Returns:
           A list of ``PyTreeDef`` (empty for a leaf or ``None``).
 
-        Example:
+        Examples:
           >>> tree_structure((1, [2, 3])).children()
           [PyTreeDef(*), PyTreeDef([*, *])]
         """
@@ -815,7 +815,7 @@ class PyTreeDef:
           dict, the static field values of a dataclass, or the aux data a
           custom node's flatten function returned.
 
-        Example:
+        Examples:
           >>> tree_structure({"b": 1, "a": 2}).node_data()
           (<class 'dict'>, ('a', 'b'))
         """
@@ -837,7 +837,7 @@ class PyTreeDef:
         Raises:
           ValueError: If the number of leaves is wrong.
 
-        Example:
+        Examples:
           >>> tree_structure((0, {"k": 0})).unflatten([1, 2])
           (1, {'k': 2})
         """
@@ -878,7 +878,7 @@ class PyTreeDef:
             the message names the first mismatching path and shows the
             expected and actual structures.
 
-        Example:
+        Examples:
           >>> tree_structure((0, 0)).flatten_up_to(([1, 2], {"a": 3}))
           [[1, 2], {'a': 3}]
         """
@@ -1145,7 +1145,7 @@ def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tup
       ``(leaves, treedef)``: the leaves in depth-first, left-to-right order
       (dicts in sorted-key order) and a :class:`PyTreeDef`.
 
-    Example:
+    Examples:
       >>> leaves, td = tree_flatten((1, [2, None], {"z": 3, "a": 4}))
       >>> leaves
       [1, 2, 4, 3]
@@ -1189,7 +1189,7 @@ def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
     Raises:
       ValueError: If the number of leaves does not match.
 
-    Example:
+    Examples:
       >>> leaves, td = tree_flatten({"a": 1, "b": [2, 3]})
       >>> tree_unflatten(td, [x * 10 for x in leaves])
       {'a': 10, 'b': [20, 30]}
@@ -1207,7 +1207,7 @@ def tree_leaves(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> list
     Returns:
       The list of leaves, in the same order as :func:`tree_flatten`.
 
-    Example:
+    Examples:
       >>> tree_leaves({"b": [1, None], "a": (2,)})
       [2, 1]
     """
@@ -1224,7 +1224,7 @@ def tree_structure(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> P
     Returns:
       The :class:`PyTreeDef` of ``tree``.
 
-    Example:
+    Examples:
       >>> tree_structure([1, (2, 3)])
       PyTreeDef([*, (*, *)])
     """
@@ -1301,7 +1301,7 @@ def tree_map(f: Callable[..., Any], tree: Any, *rest: Any, is_leaf: Callable[[An
       ValueError: If some tree in ``rest`` has a different structure; the
         message shows both structures and the first differing path.
 
-    Example:
+    Examples:
       >>> tree_map(lambda x, y: x + y, {"a": 1, "b": (2, 3)}, {"a": 10, "b": (20, 30)})
       {'a': 11, 'b': (22, 33)}
     """
@@ -1350,7 +1350,7 @@ def tree_flatten_with_path(
       key entries (:class:`SequenceKey`, :class:`DictKey`,
       :class:`GetAttrKey`, :class:`FlattenedIndexKey`, or custom keys).
 
-    Example:
+    Examples:
       >>> pairs, _ = tree_flatten_with_path({"params": [1, 2]})
       >>> [(keystr(p), x) for p, x in pairs]
       [("['params'][0]", 1), ("['params'][1]", 2)]
@@ -1372,7 +1372,7 @@ def tree_leaves_with_path(
     Returns:
       A list of ``(key_path, leaf)`` pairs in leaf order.
 
-    Example:
+    Examples:
       >>> [keystr(p) for p, _ in tree_leaves_with_path((1, {"w": 2}))]
       ['[0]', "[1]['w']"]
     """
@@ -1396,7 +1396,7 @@ def tree_map_with_path(
     Raises:
       ValueError: If some tree in ``rest`` has a different structure.
 
-    Example:
+    Examples:
       >>> tree_map_with_path(lambda p, x: keystr(p), {"a": 0, "b": [0]})
       {'a': "['a']", 'b': ["['b'][0]"]}
     """
@@ -1425,7 +1425,7 @@ def tree_all(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> bool:
     Returns:
       ``all(tree_leaves(tree))``.
 
-    Example:
+    Examples:
       >>> tree_all({"a": True, "b": [1, 2]}), tree_all((True, 0))
       (True, False)
     """
@@ -1452,7 +1452,7 @@ def tree_reduce(
     Raises:
       TypeError: If the tree has no leaves and no initializer is given.
 
-    Example:
+    Examples:
       >>> import operator
       >>> tree_reduce(operator.add, {"a": 1, "b": (2, 3)})
       6
@@ -1482,7 +1482,7 @@ def tree_transpose(outer_treedef: PyTreeDef, inner_treedef: PyTreeDef | None, py
     Raises:
       ValueError: If the structures do not match.
 
-    Example:
+    Examples:
       >>> outer, inner = tree_structure([0, 0]), tree_structure((0, 0))
       >>> tree_transpose(outer, inner, [(1, 2), (3, 4)])
       ([1, 3], [2, 4])
@@ -1508,7 +1508,7 @@ def treedef_is_leaf(treedef: PyTreeDef) -> bool:
       True for ``tree_structure(leaf)``, False otherwise (also for ``None``,
       which is a node with no children).
 
-    Example:
+    Examples:
       >>> treedef_is_leaf(tree_structure(1.0)), treedef_is_leaf(tree_structure(None))
       (True, False)
     """
@@ -1525,7 +1525,7 @@ def treedef_children(treedef: PyTreeDef) -> list[PyTreeDef]:
       A list of ``PyTreeDef``, one per child of the root node (empty for a
       leaf or ``None``).
 
-    Example:
+    Examples:
       >>> treedef_children(tree_structure({"a": 1, "b": (2, 3)}))
       [PyTreeDef(*), PyTreeDef((*, *))]
     """
@@ -1541,7 +1541,7 @@ def treedef_tuple(treedefs: Iterable[PyTreeDef]) -> PyTreeDef:
     Returns:
       ``PyTreeDef`` of ``tuple(trees)``.
 
-    Example:
+    Examples:
       >>> treedef_tuple([tree_structure(1), tree_structure([1, 2])])
       PyTreeDef((*, [*, *]))
     """
@@ -1560,7 +1560,7 @@ def all_leaves(iterable: Iterable[Any], is_leaf: Callable[[Any], bool] | None = 
     Returns:
       True if flattening each element would give back just that element.
 
-    Example:
+    Examples:
       >>> all_leaves([1.0, "s"]), all_leaves([1.0, (2.0,)]), all_leaves([None])
       (True, False, False)
     """
@@ -1593,7 +1593,7 @@ def broadcast_prefix(
     Raises:
       ValueError: If ``prefix_tree`` is not a prefix of ``full_tree``.
 
-    Example:
+    Examples:
       >>> broadcast_prefix((0, None), ([1, 2], 3), is_leaf=lambda x: x is None)
       [0, 0, None]
     """

@@ -204,7 +204,7 @@ def functional_call(module, parameter_and_buffer_dicts, args=(), kwargs=None, *,
       ValueError: a name that is not a parameter or buffer of the module; with
         ``strict``, missing names; tied names given different values.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> lin = torch.nn.Linear(2, 1)
         >>> w = {"weight": torch.ones(1, 2), "bias": torch.zeros(1)}

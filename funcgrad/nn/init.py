@@ -40,7 +40,7 @@ def _fill(tensor, values):
 def calculate_gain(nonlinearity, param=None):
     """The recommended gain for ``nonlinearity`` (PyTorch's table).
 
-    Example:
+    Examples:
         >>> calculate_gain("relu")
         1.4142135623730951
     """

@@ -88,7 +88,7 @@ class Module:
     ``forward``.  Calling the module runs the forward pre-hooks, ``forward``
     and the forward hooks.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> class MLP(torch.nn.Module):
         ...     def __init__(self):

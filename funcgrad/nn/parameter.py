@@ -20,7 +20,7 @@ class Parameter(Tensor):
         float32 tensor.
       requires_grad: whether the parameter takes part in autograd.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> p = torch.nn.Parameter(torch.zeros(2))
         >>> p.requires_grad

@@ -103,7 +103,7 @@ def _check_fits(spatial, pads, kernel, dilation, op):
 def conv_output_shape(spatial, kernel, stride=1, padding=0, dilation=1):
     """Spatial output shape of a convolution (PyTorch's formula).
 
-    Example:
+    Examples:
         >>> conv_output_shape((28, 28), (5, 5), stride=2, padding=2)
         (14, 14)
     """
@@ -135,7 +135,7 @@ def conv(x, w, stride=1, padding=0, dilation=1, groups=1):
       ValueError: wrong number of dims, channels that do not match the weight
         and groups, or a kernel larger than the padded input.
 
-    Example:
+    Examples:
         >>> x = np.ones((1, 1, 5, 5)); w = np.ones((2, 1, 3, 3))
         >>> conv(x, w, padding=1).shape
         (1, 2, 5, 5)
@@ -188,7 +188,7 @@ def conv_transpose(x, w, stride=1, padding=0, output_padding=0, dilation=1, grou
       ``(N, C_out, *out)`` with
       ``out = (S - 1)*stride - 2*padding + dilation*(k - 1) + output_padding + 1``.
 
-    Example:
+    Examples:
         >>> conv_transpose(np.ones((1, 4, 3, 3)), np.ones((4, 2, 3, 3)), stride=2).shape
         (1, 2, 7, 7)
     """
@@ -294,7 +294,7 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
       The pooled array, and with ``return_indices`` an int64 array of the same
       shape holding indices into the flattened spatial dims of ``x``.
 
-    Example:
+    Examples:
         >>> max_pool(np.arange(16.).reshape(1, 1, 4, 4), 2)[0, 0]
         array([[ 5.,  7.],
                [13., 15.]])
@@ -336,7 +336,7 @@ def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_incl
         the number of input elements in the window.
       divisor_override: divide every window sum by this instead.
 
-    Example:
+    Examples:
         >>> avg_pool(np.arange(16.).reshape(1, 1, 4, 4), 2)[0, 0]
         array([[ 2.5,  4.5],
                [10.5, 12.5]])

@@ -87,7 +87,7 @@ def take(a, indices, axis=None, out=None, mode=None):
       mode: ``"raise"`` (default: out-of-range indices raise, naming the axis and
         its size), ``"wrap"`` or ``"clip"``.
 
-    Example:
+    Examples:
         >>> fnp.take(fnp.asarray([[1., 2.], [3., 4.]]), [1, 0], axis=1)
         array([[2., 1.],
                [4., 3.]])
@@ -113,7 +113,7 @@ def take_along_axis(arr, indices, axis=-1):
     ``indices`` has ``arr``'s number of dimensions and broadcasts against it on
     the other axes (``axis=None``: both are flattened first).
 
-    Example:
+    Examples:
         >>> x = fnp.asarray([[3., 1.], [2., 4.]])
         >>> fnp.take_along_axis(x, fnp.argsort(x, axis=1), axis=1)
         array([[1., 3.],
@@ -185,7 +185,7 @@ def choose(a, choices, out=None, mode="raise"):
 
     Differentiable in ``choices``.
 
-    Example:
+    Examples:
         >>> fnp.choose(fnp.asarray([0, 1, 0]), [fnp.zeros(3), fnp.ones(3)])
         array([0., 1., 0.])
     """
@@ -306,7 +306,7 @@ def piecewise(x, condlist, funclist, *args, **kw):
 def nonzero(a):
     """Indices of the non-zero elements, one array per dimension (concrete values only).
 
-    Example:
+    Examples:
         >>> fnp.nonzero(fnp.asarray([0., 2., 0., 3.]))
         (array([1, 3]),)
     """
@@ -417,7 +417,7 @@ def bincount(x, weights=None, minlength=0, *, length=None):
       length: funcgrad extra (as JAX): the exact length, needed when ``x`` is traced
         by vmap/jit (its maximum is then unknown); values >= length raise.
 
-    Example:
+    Examples:
         >>> fnp.bincount(fnp.asarray([0, 2, 2]), weights=fnp.asarray([1., .5, .5]))
         array([1., 0., 1.])
     """

@@ -69,7 +69,7 @@ def inv(a):
     Raises:
       LinAlgError: ``a`` is not square, or a matrix is singular.
 
-    Example:
+    Examples:
         >>> fnp.linalg.inv(2.0 * fnp.eye(2))
         array([[0.5, 0. ],
                [0. , 0.5]])
@@ -106,7 +106,7 @@ def solve(a, b):
       LinAlgError: a matrix is singular (the message says what to do).
       ValueError: the shapes do not fit (the message names them).
 
-    Example:
+    Examples:
         >>> fnp.linalg.solve(2.0 * fnp.eye(2), fnp.ones(2))
         array([0.5, 0.5])
     """
@@ -367,7 +367,7 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - NumPy's name
     At the zero vector (or matrix) the 2-norm, the p-norms and 'fro' have
     derivative 0 -- the subgradient of minimum norm -- instead of NaN.
 
-    Example:
+    Examples:
         >>> fnp.linalg.norm(fnp.asarray([3.0, 4.0]))
         5.0
     """

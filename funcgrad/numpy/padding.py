@@ -60,7 +60,7 @@ def pad(array, pad_width, mode="constant", **kwargs):
       ValueError: negative widths, an unknown mode, or an empty axis to pad
         with a mode that copies from it.
 
-    Example:
+    Examples:
         >>> fnp.pad(fnp.asarray([1., 2., 3.]), (2, 1), mode="reflect")
         array([3., 2., 1., 2., 3., 2.])
     """

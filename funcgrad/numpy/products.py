@@ -35,7 +35,7 @@ def matmul(x1, x2):
       ValueError: an operand is 0-d, the contracted sizes differ (the message
         names both shapes and both contracted axes), or batch dims clash.
 
-    Example:
+    Examples:
         >>> fnp.matmul(fnp.ones((2, 3)), fnp.ones(3))
         array([3., 3.])
     """
@@ -46,7 +46,7 @@ def dot(a, b):
     """``numpy.dot``: scalar product, matrix product, or a sum over the last axis of
     ``a`` and the second-to-last of ``b`` for N-D arrays.
 
-    Example:
+    Examples:
         >>> fnp.dot(fnp.ones((2, 3, 4)), fnp.ones((5, 4, 6))).shape
         (2, 3, 5, 6)
     """
@@ -150,7 +150,7 @@ def tensordot(a, b, axes=2):
 
     Computed as one matrix product of reshaped operands.
 
-    Example:
+    Examples:
         >>> fnp.tensordot(fnp.ones((3, 4, 5)), fnp.ones((4, 5, 2)), axes=2).shape
         (3, 2)
     """
@@ -194,7 +194,7 @@ def einsum(*operands, optimize=True, **kwargs):
       ValueError: malformed subscripts, a wrong operand count, or sizes that
         disagree for one index (the message names them).
 
-    Example:
+    Examples:
         >>> fnp.einsum("bij,bjk->bik", fnp.ones((2, 3, 4)), fnp.ones((2, 4, 5))).shape
         (2, 3, 5)
     """
@@ -224,7 +224,7 @@ def einsum_path(*operands, optimize="greedy", einsum_call=False):
 def kron(a, b):
     """Kronecker product: blocks ``a[i, j] * b``.
 
-    Example:
+    Examples:
         >>> fnp.kron(fnp.eye(2), fnp.ones((2, 2))).shape
         (4, 4)
     """

@@ -59,7 +59,7 @@ def sum(a, axis=None, dtype=None, keepdims=False, *, out=None, initial=None,  # 
     Raises:
       numpy.exceptions.AxisError: an axis is out of range (the message names ndim).
 
-    Example:
+    Examples:
         >>> fnp.sum(fnp.ones((2, 3)), axis=-1)
         array([3., 3.])
     """
@@ -77,7 +77,7 @@ def prod(a, axis=None, dtype=None, keepdims=False, *, out=None, initial=None, wh
     Its gradient is exact when ``a`` holds zeros (d/dx_j = product of the
     others, from exclusive running products; never ``out / x``).
 
-    Example:
+    Examples:
         >>> fnp.prod(fnp.asarray([[1., 2.], [3., 4.]]), axis=0)
         array([3., 8.])
     """
@@ -106,7 +106,7 @@ def _as_float(a, dtype):
 def mean(a, axis=None, dtype=None, keepdims=False, *, out=None, where=None):
     """Arithmetic mean over ``axis`` (integers average in float64, like NumPy).
 
-    Example:
+    Examples:
         >>> fnp.mean(fnp.asarray([1, 2, 3, 4]))
         np.float64(2.5)
     """
@@ -131,7 +131,7 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, out=None, correctio
     Args:
       mean: a precomputed mean (broadcastable with ``keepdims=True`` shape), as NumPy 2.
 
-    Example:
+    Examples:
         >>> fnp.var(fnp.asarray([1., 2., 3., 4.]), ddof=1)
         np.float64(1.6666666666666667)
     """
@@ -149,7 +149,7 @@ def std(a, axis=None, dtype=None, ddof=0, keepdims=False, *, out=None, correctio
         mean=None):  # noqa: A002
     """Standard deviation; its derivative is infinite where the spread is 0.
 
-    Example:
+    Examples:
         >>> fnp.std(fnp.asarray([1., 3.]))
         np.float64(1.0)
     """
@@ -176,7 +176,7 @@ def _extreme(prim, name, a, axis, keepdims, initial, where_):
 def max(a, axis=None, keepdims=False, *, out=None, initial=None, where=None):  # noqa: A001
     """Maximum over ``axis``; the derivative is shared evenly among ties.
 
-    Example:
+    Examples:
         >>> fnp.max(fnp.asarray([[1., 5.], [3., 2.]]), axis=1)
         array([5., 3.])
     """
@@ -229,7 +229,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     The shift by the maximum is a constant (``stop_gradient``), so the
     derivative is exactly the softmax.
 
-    Example:
+    Examples:
         >>> fnp.logsumexp(fnp.asarray([1000., 1000.]))
         np.float64(1000.6931471805599)
     """
@@ -329,7 +329,7 @@ def _scan(prim, a, axis, dtype, op):
 def cumsum(a, axis=None, dtype=None, out=None):
     """Running sum along ``axis`` (of the flattened array when ``axis`` is None).
 
-    Example:
+    Examples:
         >>> fnp.cumsum(fnp.asarray([1., 2., 3.]))
         array([1., 3., 6.])
     """
@@ -340,7 +340,7 @@ def cumsum(a, axis=None, dtype=None, out=None):
 def cumprod(a, axis=None, dtype=None, out=None):
     """Running product along ``axis``; its gradient is exact with zeros in ``a``.
 
-    Example:
+    Examples:
         >>> fnp.cumprod(fnp.asarray([1., 2., 3.]))
         array([1., 2., 6.])
     """

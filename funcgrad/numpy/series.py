@@ -37,7 +37,7 @@ def _float(a):
 def diff(a, n=1, axis=-1, prepend=None, append=None):
     """The ``n``-th discrete difference along ``axis`` (``out[i] = a[i+1] - a[i]``).
 
-    Example:
+    Examples:
         >>> fnp.diff(fnp.asarray([1., 4., 9.]))
         array([3., 5.])
     """
@@ -93,7 +93,7 @@ def gradient(f, *varargs, axis=None, edge_order=1):
     Returns:
       One array per axis (a list), or a single array for a single axis.
 
-    Example:
+    Examples:
         >>> fnp.gradient(fnp.asarray([1., 4., 9., 16.]))
         array([3., 4., 6., 7.])
     """
@@ -215,7 +215,7 @@ def convolve(a, v, mode="full"):
     One gather of the sliding windows of the zero-padded longer sequence and a
     weighted sum with the shorter: O(len(a) * len(v)), differentiable in both.
 
-    Example:
+    Examples:
         >>> fnp.convolve(fnp.asarray([1., 2., 3.]), fnp.asarray([0., 1., 0.5]))
         array([0. , 1. , 2.5, 4. , 1.5])
     """
@@ -265,7 +265,7 @@ def correlate(a, v, mode="valid"):
 def interp(x, xp, fp, left=None, right=None, period=None):
     """Piecewise-linear interpolation of ``(xp, fp)`` at ``x``; differentiable in x, xp, fp.
 
-    Example:
+    Examples:
         >>> fnp.interp(fnp.asarray([0.5, 2.]), fnp.asarray([0., 1.]), fnp.asarray([0., 10.]))
         array([ 5., 10.])
     """

@@ -467,7 +467,7 @@ def dsplit(ary, indices_or_sections):
 def block(arrays):
     """Assemble an array from nested lists of blocks (innermost lists join on the last axis).
 
-    Example:
+    Examples:
         >>> fnp.block([[fnp.eye(2), fnp.zeros((2, 1))]]).shape
         (2, 3)
     """

@@ -65,7 +65,7 @@ def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     ties the stable order decides.  ``kind``/``stable`` are accepted (the sort
     is always stable); ``order`` (structured arrays) is not supported.
 
-    Example:
+    Examples:
         >>> fnp.sort(fnp.asarray([3., 1., 2.]))
         array([1., 2., 3.])
     """
@@ -78,7 +78,7 @@ def sort(a, axis=-1, kind=None, order=None, *, stable=None):
 def argsort(a, axis=-1, kind=None, order=None, *, stable=None):
     """Indices that sort ``a`` along ``axis`` (stable; no derivative).
 
-    Example:
+    Examples:
         >>> fnp.argsort(fnp.asarray([3., 1., 2.]))
         array([1, 2, 0])
     """
@@ -116,7 +116,7 @@ def argpartition(a, kth, axis=-1, kind="introselect", order=None):
 def lexsort(keys, axis=-1):
     """Indirect stable sort by several keys; the *last* key is the primary one.
 
-    Example:
+    Examples:
         >>> fnp.lexsort((fnp.asarray([2, 1, 3]), fnp.asarray([0, 1, 0])))
         array([0, 2, 1])
     """
@@ -138,7 +138,7 @@ def lexsort(keys, axis=-1):
 def searchsorted(a, v, side="left", sorter=None):
     """Indices where ``v`` would be inserted into the sorted 1-D ``a`` to keep it sorted.
 
-    Example:
+    Examples:
         >>> fnp.searchsorted(fnp.asarray([1., 2., 3.]), fnp.asarray([2.5, 0.]))
         array([2, 0])
     """
@@ -201,7 +201,7 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
     Raises:
       ConcretizationError: under vmap/jit without ``size=``.
 
-    Example:
+    Examples:
         >>> fnp.unique(fnp.asarray([3, 1, 3, 2]))
         array([1, 2, 3])
     """
@@ -345,7 +345,7 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
       method: ``"linear"`` (default), ``"lower"``, ``"higher"``, ``"nearest"``,
         ``"midpoint"``.
 
-    Example:
+    Examples:
         >>> fnp.quantile(fnp.asarray([1., 2., 3., 4.]), 0.5)
         np.float64(2.5)
     """
@@ -362,7 +362,7 @@ def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear"
 def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     """Median along ``axis`` (the mean of the two middle values for even counts).
 
-    Example:
+    Examples:
         >>> fnp.median(fnp.asarray([[1., 3.], [2., 8.]]), axis=0)
         array([1.5, 5.5])
     """

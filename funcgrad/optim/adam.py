@@ -41,7 +41,7 @@ class Adam(Optimizer):
       ValueError: "Invalid learning rate: -0.1", "Invalid epsilon value: ...",
         "Invalid beta parameter at index 0: 1.5", "Invalid weight_decay value".
 
-    Example:
+    Examples:
         >>> import numpy as np, funcgrad
         >>> w = funcgrad.tensor.Tensor(np.array([1.0, -1.0]), requires_grad=True)
         >>> opt = Adam([w], lr=0.1)

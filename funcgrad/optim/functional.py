@@ -117,7 +117,7 @@ def sgd_update(param, grad, state, *, lr=1e-3, momentum=0, dampening=0, weight_d
     g <- -grad if maximize; g <- g + wd*p; b <- g (first step) else mu*b + (1-tau)*g;
     g <- g + mu*b if nesterov else b; p <- p - lr*g.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> sgd_update(np.ones(2), np.full(2, 0.5), {}, lr=0.1)[0]
         array([0.95, 0.95])
@@ -380,7 +380,7 @@ class FunctionalOptimizer:
 def sgd(lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False):
     """Functional ``torch.optim.SGD`` (same hyperparameters and defaults).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> opt = sgd(lr=0.1, momentum=0.9)
         >>> params = {"w": np.ones(2)}

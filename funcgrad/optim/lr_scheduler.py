@@ -468,7 +468,7 @@ class ReduceLROnPlateau(LRScheduler):
       min_lr: lower bound on the lr (or one per group).
       eps: reductions smaller than this are skipped (default 1e-8).
 
-    Example:
+    Examples:
         >>> # for epoch in range(n): val_loss = ...; sched.step(val_loss)
     """
 

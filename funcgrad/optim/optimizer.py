@@ -82,7 +82,7 @@ class Optimizer:
 
         Useful for fine-tuning: unfreeze layers and add them with their own lr.
 
-        Example:
+        Examples:
             >>> # opt.add_param_group({"params": model.head.parameters(), "lr": 1e-4})
         """
         if not isinstance(param_group, dict):

@@ -44,7 +44,7 @@ class SGD(Optimizer):
       ValueError: a negative lr/momentum/weight_decay ("Invalid learning rate:
         -0.1"); nesterov without momentum or with dampening.
 
-    Example:
+    Examples:
         >>> import numpy as np, funcgrad
         >>> w = funcgrad.tensor.Tensor(np.array([1.0, 2.0]), requires_grad=True)
         >>> opt = SGD([w], lr=0.1, momentum=0.9)

@@ -54,7 +54,7 @@ def _exp(x):
 def erf(x):
     """The error function ``2/sqrt(pi) * integral_0^x exp(-t^2) dt``, elementwise.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> float(erf(np.array(0.5)))  # doctest: +ELLIPSIS
         0.5204998778...

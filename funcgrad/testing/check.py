@@ -88,7 +88,7 @@ def check_grads(f, args, order=2, modes=("fwd", "rev"), atol=None, rtol=None, ep
     Raises:
       GradCheckError: with the mode, order and both numbers, on disagreement.
 
-    Example:
+    Examples:
         >>> import funcgrad.numpy as fnp
         >>> check_grads(fnp.tanh, (fnp.asarray([0.1, -0.5]),), order=2)
     """

@@ -46,7 +46,7 @@ def default_collate(batch):
       TypeError: an element type it cannot batch (names the type).
       RuntimeError: samples of different shapes or sequence lengths.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> xb, yb = default_collate([(np.zeros(2), 1), (np.ones(2), 0)])
         >>> tuple(xb.shape), yb.data

@@ -166,7 +166,7 @@ class WeightedRandomSampler(Sampler):
 class BatchSampler(Sampler):
     """Group the indices of ``sampler`` into lists of ``batch_size``.
 
-    Example:
+    Examples:
         >>> list(BatchSampler(SequentialSampler(range(5)), batch_size=2, drop_last=False))
         [[0, 1], [2, 3], [4]]
     """

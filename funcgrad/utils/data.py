@@ -84,7 +84,7 @@ class TensorDataset(Dataset):
     Raises:
       ValueError: the tensors' first dimensions differ (names every size).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> ds = TensorDataset(np.arange(6).reshape(3, 2), np.arange(3))
         >>> len(ds), ds[1][1]
@@ -175,7 +175,7 @@ def random_split(dataset, lengths, generator=None):
     Raises:
       ValueError: lengths do not sum to the dataset's length (or to 1).
 
-    Example:
+    Examples:
         >>> import funcgrad.random as fr
         >>> a, b = random_split(range(10), [0.7, 0.3], generator=fr.Generator().manual_seed(0))
         >>> len(a), len(b)
@@ -262,7 +262,7 @@ class DataLoader:
     Raises:
       ValueError: conflicting options, with PyTorch's messages.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> dl = DataLoader(TensorDataset(np.arange(10.0)), batch_size=4)
         >>> [tuple(b[0].shape) for b in dl]

@@ -23,7 +23,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 def relu(input, inplace=False):
     """max(x, 0), elementwise (derivative 0 at 0, as PyTorch).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> relu(np.array([-1.0, 2.0]))
         array([0., 2.])
@@ -228,7 +228,7 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """``exp(x) / sum(exp(x), dim)``, computed stably.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> softmax(np.zeros(2), dim=0)
         array([0.5, 0.5])

@@ -25,7 +25,7 @@ def linear(input, weight, bias=None):
     Raises:
       ValueError: the last dim of ``input`` is not ``in_features``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> linear(np.ones((2, 3)), np.ones((4, 3))).shape
         (2, 4)
@@ -170,7 +170,7 @@ def pad(input, pad, mode="constant", value=None):
       mode: ``'constant'`` (``value``, default 0; negative widths crop),
         ``'reflect'``, ``'replicate'`` or ``'circular'``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> pad(np.ones((1, 2)), (1, 2)).shape
         (1, 5)

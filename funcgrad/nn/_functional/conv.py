@@ -52,7 +52,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution of ``(N, C_in, H, W)`` by ``(C_out, C_in/groups, kH, kW)``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> conv2d(np.ones((1, 3, 5, 5)), np.ones((2, 3, 3, 3)), padding=1).shape
         (1, 2, 5, 5)
@@ -128,7 +128,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices=False):
     """Max over windows of the last two dims (derivative to the first maximum).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> max_pool2d(np.arange(16.).reshape(1, 1, 4, 4), 2).shape
         (1, 1, 2, 2)

@@ -42,7 +42,7 @@ def _broadcast_pair(input, target, op):
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error ``(input - target)^2``, reduced.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> float(mse_loss(np.array([1.0, 2.0]), np.array([1.0, 4.0])))
         2.0
@@ -212,7 +212,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
       TypeError / ValueError: float targets whose shape differs from the
         input's, targets of a wrong dtype or shape.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> round(float(cross_entropy(np.zeros((1, 4)), np.array([2]))), 4)
         1.3863

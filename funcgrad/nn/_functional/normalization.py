@@ -167,7 +167,7 @@ def _normalized_axes(x, normalized_shape, op):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the trailing ``normalized_shape`` dims (biased variance).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> layer_norm(np.array([[1.0, 3.0]]), (2,)).round(4)
         array([[-1.,  1.]])

@@ -22,7 +22,7 @@ class Sequential(Module):
     Supports indexing (``seq[0]``, ``seq[-1]``, slices give a Sequential),
     ``len``, iteration, ``append``, ``insert``, ``extend``, ``pop`` and ``+``.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
         ...                           torch.nn.Linear(8, 2))
@@ -119,7 +119,7 @@ class Sequential(Module):
 class ModuleList(Module):
     """A list of submodules, registered so their parameters are visible.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> layers = torch.nn.ModuleList([torch.nn.Linear(2, 2) for _ in range(3)])
         >>> len(list(layers.parameters()))

@@ -131,7 +131,7 @@ class Conv1d(_ConvNd):
 class Conv2d(_ConvNd):
     """2-D convolution over ``(N, C_in, H, W)``; weight ``(C_out, C_in/groups, kH, kW)``.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> torch.nn.Conv2d(3, 8, 3, padding=1)(torch.zeros(2, 3, 16, 16)).shape
         torch.Size([2, 8, 16, 16])

@@ -25,7 +25,7 @@ class _DropoutNd(Module):
 class Dropout(_DropoutNd):
     """Zero elements with probability ``p`` and scale the rest by ``1/(1-p)`` (training only).
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> d = torch.nn.Dropout(0.5).eval()
         >>> d(torch.ones(3))

@@ -16,7 +16,7 @@ def _dim(d, ndim, name):
 class Flatten(Module):
     """Flatten dims ``start_dim..end_dim`` into one.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> torch.nn.Flatten()(torch.zeros(2, 3, 4)).shape
         torch.Size([2, 12])

@@ -31,7 +31,7 @@ class Linear(Module):
     (out_features,)``, initialised from U(-1/sqrt(in_features),
     1/sqrt(in_features)) as in PyTorch (kaiming_uniform_ with a=sqrt(5)).
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> torch.nn.Linear(784, 128)(torch.zeros(64, 784)).shape
         torch.Size([64, 128])

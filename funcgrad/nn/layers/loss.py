@@ -29,7 +29,7 @@ class L1Loss(_Loss):
 class MSELoss(_Loss):
     """Mean squared error.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> torch.nn.MSELoss()(torch.zeros(2), torch.ones(2))
         tensor(1.)
@@ -73,7 +73,7 @@ class NLLLoss(_WeightedLoss):
 class CrossEntropyLoss(_WeightedLoss):
     """Cross entropy of logits against class indices or probabilities.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> loss = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
         >>> loss(torch.zeros(2, 3), torch.tensor([0, 2])).shape

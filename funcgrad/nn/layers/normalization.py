@@ -101,7 +101,7 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Batch normalisation of ``(N, C, H, W)`` inputs.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> bn = torch.nn.BatchNorm2d(3)
         >>> bn(torch.randn(4, 3, 2, 2)).shape
@@ -170,7 +170,7 @@ def _normalized_shape(shape):
 class LayerNorm(Module):
     """Normalise over the trailing ``normalized_shape`` dims, then scale and shift.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> ln = torch.nn.LayerNorm(4)
         >>> [n for n, _ in ln.named_parameters()]

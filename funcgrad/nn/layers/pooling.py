@@ -36,7 +36,7 @@ class MaxPool1d(_MaxPoolNd):
 class MaxPool2d(_MaxPoolNd):
     """Max over windows of the last two dims.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> torch.nn.MaxPool2d(2)(torch.zeros(1, 3, 8, 8)).shape
         torch.Size([1, 3, 4, 4])

@@ -21,7 +21,7 @@ class Embedding(Module):
         most ``max_norm``.
       scale_grad_by_freq: scale gradients by the inverse batch frequency.
 
-    Example:
+    Examples:
         >>> import funcgrad as torch
         >>> emb = torch.nn.Embedding(10, 3, padding_idx=0)
         >>> emb(torch.tensor([[1, 0]])).shape
