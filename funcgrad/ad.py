@@ -45,7 +45,9 @@ class Node:
     incoming cotangents to it without storing per-edge metadata.
     """
 
-    __slots__ = ("vjp", "parents", "shape", "dtype", "prim", "__weakref__")
+    # ``lazy`` (left unset by __init__) lets the Tensor front keep what it needs
+    # to rebuild the rule on Tensors for backward(create_graph=True).
+    __slots__ = ("vjp", "parents", "shape", "dtype", "prim", "lazy", "__weakref__")
 
     def __init__(self, vjp, parents, shape, dtype, prim):
         self.vjp = vjp

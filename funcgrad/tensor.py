@@ -113,45 +113,43 @@ class _TapeTrace(Trace):
         self.level = 0  # below every transform: transforms see Tensor ops' data
 
     def process_primitive(self, prim, args, params):
+        # One pass over the arguments collects what recording needs: values to
+        # compute on, parent nodes, the inputs that require grad (kept for
+        # create_graph) and their versions (for the in-place check).
         values = []
         parents = []
-        recording = False
+        noted = []
+        traced = False
         grad_on = _grad_mode.enabled
         for a in args:
             if isinstance(a, Tensor):
-                values.append(a.data)
+                v = a.data
                 if grad_on and a.requires_grad:
-                    parents.append(a._graph_node())
-                    recording = True
+                    node = a.node
+                    parents.append(node if node is not None else a._graph_node())
+                    noted.append((a, a._version))
                 else:
                     parents.append(None)
             else:
-                values.append(a)
+                v = a
                 parents.append(None)
-        for v in values:
-            if isinstance(v, Tracer):
-                out = bind(prim, values, params)
-                break
-        else:
-            out = evaluate(prim, values, params)
+            values.append(v)
+            if not traced and isinstance(v, Tracer):
+                traced = True
+        out = bind(prim, values, params) if traced else evaluate(prim, values, params)
         if prim.multiple_results:
             outs = [Tensor._wrap(o) for o in out]
-            if recording and not prim.nondiff:
-                node = ad.record(prim, [_saved_alias(o) for o in outs],
-                                 _residuals(args, parents), tuple(parents), params)
-                _guard_versions(node, args, parents)
+            if noted and not prim.nondiff:
+                node = _record(prim, out, outs, args, values, parents, params, noted)
                 for t, n in zip(outs, ad.projection_nodes(node, out)):
                     if n is not None:
                         t.node = n
                         t.requires_grad = True
             return outs
         result = Tensor._wrap(out)
-        if not recording or prim.nondiff or out.dtype.kind not in "fc":
+        if not noted or prim.nondiff or out.dtype.kind not in "fc":
             return result
-        node = ad.record(prim, _saved_alias(result), _residuals(args, parents),
-                         tuple(parents), params)
-        _guard_versions(node, args, parents)
-        result.node = node
+        result.node = _record(prim, out, result, args, values, parents, params, noted)
         result.requires_grad = True
         return result
 
@@ -168,13 +166,6 @@ class _TapeTrace(Trace):
 
 
 TAPE = _TapeTrace()
-
-
-def _residuals(args, parents):
-    # Inputs that require grad are saved as Tensors (so create_graph can
-    # differentiate the rule); constants are saved as plain values.
-    return tuple(a if p is not None else (a.data if isinstance(a, Tensor) else a)
-                 for a, p in zip(args, parents))
 
 
 def _saved_tensors(fn):
@@ -207,24 +198,94 @@ def _saved_tensors(fn):
     return saved
 
 
-def _guard_versions(node, args, parents):
-    """Make ``node``'s VJP fail, PyTorch-style, if a saved tensor was modified in place."""
-    saved = [(t, t._version) for t in _saved_tensors(node.vjp)]
-    if not saved:
-        return
+def _record(prim, out, result, args, values, parents, params, noted):
+    """Record ``prim`` on the tape: the rule staged on plain arrays (fast backward).
+
+    What ``backward(create_graph=True)`` needs -- the rule staged on Tensors so
+    that the backward pass is itself recorded -- is kept in ``node.lazy`` and
+    built only then (:func:`_restage_on_tensors`).
+    """
+    node = ad.record(prim, out, values, tuple(parents), params)
+    if isinstance(result, list):
+        outs = [(weakref.ref(r), _weak_or_strong(o)) for r, o in zip(result, out)]
+    else:
+        outs = (weakref.ref(result), _weak_or_strong(out))
+    node.lazy = (tuple(a if p is not None else v for a, v, p in zip(args, values, parents)),
+                 outs, params)
+    _guard_versions(node, noted)
+    return node
+
+
+def _weak_or_strong(value):
+    """A weak reference to an output array (kept alive by the rule if it needs it)."""
+    try:
+        return weakref.ref(value)
+    except TypeError:  # NumPy scalars cannot be weakly referenced; they are tiny
+        return lambda: value
+
+
+def _tensor_rule(node):
+    """``node``'s VJP rule staged on Tensors (inputs that require grad, its output)."""
+    residuals, outs, params = node.lazy
+    prim = node.prim
+    if isinstance(outs, list):
+        out = [_output_alias(r, o, node) for r, o in outs]
+    else:
+        out = _output_alias(*outs, node)
+    if prim.vjp_needs:
+        needs = tuple(isinstance(r, Tensor) for r in residuals)
+        return prim.vjp(out, *residuals, needs=needs, **params)
+    return prim.vjp(out, *residuals, **params)
+
+
+def _output_alias(result_ref, out_ref, node):
+    """The output as a Tensor linked to ``node`` (or None if no rule needs it)."""
+    t = result_ref()
+    if t is not None:
+        return _saved_alias(t)
+    value = out_ref()
+    if value is None:
+        return None  # neither the user nor the rule kept it: the rule does not use it
+    t = Tensor._wrap(value)
+    t.node = node
+    t.requires_grad = True
+    return t
+
+
+def _restage_on_tensors(node):
+    """backward_pass hook for create_graph: run this node's rule on Tensors."""
+    if getattr(node, "lazy", None) is not None and node.prim is not None:
+        check = node.vjp
+        rule = _tensor_rule(node)
+
+        def vjp(ct):
+            check(None)  # the in-place check only (see _guard_versions)
+            return rule(ct)
+        node.vjp = vjp
+
+
+def _guard_versions(node, noted):
+    """Make ``node``'s VJP fail, PyTorch-style, if a saved tensor was modified in place.
+
+    Versions of the inputs that require grad are noted when recording (cheap).
+    The rule runs on the values it saved then, so it could not give a wrong
+    gradient -- but PyTorch raises here, and code ported from it relies on
+    that, so when a version changed, the rule staged on Tensors is inspected
+    and the error raised if that tensor is one the rule saves.
+    """
     vjp = node.vjp
     name = node.prim.name
 
     def checked(ct):
-        for t, v in saved:
-            if t._version != v:
+        for t, v in noted:
+            if t._version != v and any(s is t for s in _saved_tensors(_tensor_rule(node))):
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been "
                     f"modified by an inplace operation: [{t.dtype} {list(t.shape)}] is at "
                     f"version {t._version}; expected version {v} instead (saved by "
                     f"'{name}'). Hint: avoid the in-place operation (use out = x * 2 "
                     "instead of x.mul_(2)), or .clone() the tensor before modifying it.")
-        return vjp(ct)
+        return None if ct is None else vjp(ct)
     node.vjp = checked
 
 
@@ -446,7 +507,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         wanted = {t._graph_node(): t for t in inputs}
         capture |= set(wanted)
     with set_grad_enabled(create_graph):
-        cts = ad.backward_pass(seeds, retain_graph=retain, capture=capture or None)
+        cts = ad.backward_pass(seeds, retain_graph=retain, capture=capture or None,
+                               on_node=_restage_on_tensors if create_graph else None)
         for node, ct in cts.items():
             if wanted is not None:
                 t = wanted.get(node)
@@ -525,7 +587,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     seeds = _seeds(outputs, grad_outputs, create_graph)
     nodes = [t._graph_node() for t in inputs]
     with set_grad_enabled(create_graph):
-        cts = ad.backward_pass(seeds, retain_graph=retain, capture=set(nodes))
+        cts = ad.backward_pass(seeds, retain_graph=retain, capture=set(nodes),
+                               on_node=_restage_on_tensors if create_graph else None)
     result = []
     for i, (t, n) in enumerate(zip(inputs, nodes)):
         ct = cts.get(n)

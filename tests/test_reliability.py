@@ -76,3 +76,31 @@ def test_long_training_loop_keeps_memory_flat():
         params = {k: v - 0.01 * d for (k, v), d in zip(params.items(), g(params).values())}
     grown = _rss_mb() - before
     assert grown < 5.0, f"peak resident memory grew by {grown:.1f} MB over 10,000 steps"
+
+
+def test_tensor_front_training_loop_keeps_memory_flat():
+    import funcgrad as torch
+    import funcgrad.nn as nn
+    import funcgrad.optim as optim
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = torch.randn(32, 16), torch.randint(0, 4, (32,))
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+    for _ in range(300):
+        step()
+    gc.disable()  # graphs must be freed by reference counting alone
+    try:
+        before = _rss_mb()
+        for _ in range(5_000):
+            step()
+        grown = _rss_mb() - before
+    finally:
+        gc.enable()
+    assert grown < 5.0, f"peak resident memory grew by {grown:.1f} MB over 5,000 steps"

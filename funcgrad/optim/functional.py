@@ -129,7 +129,10 @@ def sgd_update(param, grad, state, *, lr=1e-3, momentum=0, dampening=0, weight_d
     if momentum != 0:
         buf = state.get("momentum_buffer")
         # the first buffer is a copy of the gradient, as torch's grad.clone()
-        buf = fnp.copy(g) if buf is None else buf * momentum + (1 - dampening) * g
+        # PyTorch: buf.mul_(momentum).add_(g, alpha=1 - dampening); alpha 1 is exact,
+        # so a static zero dampening skips a full pass over the gradient.
+        damped = g if _is_static(dampening) and dampening == 0 else (1 - dampening) * g
+        buf = fnp.copy(g) if buf is None else buf * momentum + damped
         new_state = {"momentum_buffer": buf}
         g = g + momentum * buf if nesterov else buf
     return param + _like(-lr, param) * g, new_state

@@ -99,6 +99,41 @@ def _prod(shape):
 
 
 defbilinear(matmul_p, _matmul_t_lhs, _matmul_t_rhs)
+_bilinear_matmul_vjp = matmul_p.vjp
+
+
+def _fortran_matrix(y):
+    """Whether ``y``'s data is a column-major 2-D view (e.g. ``w.T`` of a weight)."""
+    from ..core import ConcretizationError, concrete
+    try:
+        a = concrete(y)
+        while not isinstance(a, np.ndarray) and hasattr(a, "data"):
+            a = a.data  # a Tensor's array
+    except ConcretizationError:  # staged (jit): the layout is not known
+        return False
+    return isinstance(a, np.ndarray) and a.ndim == 2 and a.flags.f_contiguous and \
+        not a.flags.c_contiguous
+
+
+def _matmul_vjp(out, x, y, needs):
+    # F.linear computes x @ w.T: w.T is a column-major view, and the usual
+    # cotangent x.T @ ct is row-major, so the transpose's backward would hand
+    # the optimizer a column-major gradient for a row-major weight -- and every
+    # later elementwise op mixing the two runs a strided loop (~20x slower).
+    # Give y's cotangent y's own layout instead: (ct.T @ x).T, same GEMM cost.
+    if needs[1] and x.ndim >= 2 and _fortran_matrix(y):
+        vjp_x = _bilinear_matmul_vjp(out, x, y, needs=(needs[0], False))
+        rows = _prod(x.shape[:-1])
+
+        def vjp(ct):
+            ct_y = _swap(_mm(_swap(reshape(ct, (rows, ct.shape[-1]))),
+                             reshape(x, (rows, x.shape[-1]))))
+            return vjp_x(ct)[0], ct_y
+        return vjp
+    return _bilinear_matmul_vjp(out, x, y, needs=needs)
+
+
+matmul_p.vjp = _matmul_vjp
 
 
 def _pad_batched(v, r, nb):

@@ -61,6 +61,7 @@ SPECS = [
     PrimSpec(P.arctanh_p, unary(-0.9, 0.9)),
     PrimSpec(P.logistic_p, unary(-6, 6)),
     PrimSpec(P.abs_p, unary(-3, 3, away=0.0)),
+    PrimSpec(P.relu_p, unary(-3, 3, away=0.0)),
     PrimSpec(P.negative_p, unary(-3, 3)),
     PrimSpec(P.add_p, binary()),
     PrimSpec(P.add_p, with_scalar(), name="add_scalar"),

@@ -60,8 +60,9 @@ def reduce(loss, reduction, op):
 
 
 def relu0(x):
-    """max(x, 0) with derivative 0 at 0 (PyTorch's convention)."""
-    return fnp.where(x > 0, x, 0.0 if x.dtype.kind in "fc" else 0)
+    """max(x, 0) with derivative 0 at 0 (PyTorch's convention): the relu primitive."""
+    from ...prims.elementwise import relu
+    return relu(x)
 
 
 def log1pexp(x):
