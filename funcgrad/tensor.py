@@ -275,10 +275,12 @@ def _guard_versions(node, noted):
     """
     vjp = node.vjp
     name = node.prim.name
+    node_ref = weakref.ref(node)  # the closure becomes node.vjp: no reference cycle
 
     def checked(ct):
         for t, v in noted:
-            if t._version != v and any(s is t for s in _saved_tensors(_tensor_rule(node))):
+            if t._version != v and any(s is t for s in _saved_tensors(
+                    _tensor_rule(node_ref()))):
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been "
                     f"modified by an inplace operation: [{t.dtype} {list(t.shape)}] is at "
