@@ -157,12 +157,14 @@ def _bcast_weight(weight, ndim, cdim):
 
 def _nll(logp, t, weight, ignore_index, reduction, cdim, c):
     """nll_loss on log-probabilities with a class-index target."""
-    onehot = _class_mask(t, c, cdim)
-    picked = fnp.sum(fnp.where(onehot, logp, 0.0), axis=cdim)
+    # Gather the target's log-probability (one gather, whose backward is one
+    # scatter) rather than masking all C classes with a one-hot `where`.
     valid = t != ignore_index
+    safe = fnp.where(valid, t, 0)  # ignored targets pick class 0, then get weight 0
+    picked = fnp.squeeze(fnp.take_along_axis(logp, fnp.expand_dims(safe, cdim), axis=cdim),
+                         cdim)
     if weight is not None:
-        wt = fnp.sum(fnp.where(onehot, _bcast_weight(weight, logp.ndim, cdim), 0.0), axis=cdim)
-        wt = fnp.where(valid, wt, 0.0)
+        wt = fnp.where(valid, fnp.take(weight, safe), 0.0)
     else:
         wt = fnp.astype(valid, logp.dtype)
     loss = -picked * wt
