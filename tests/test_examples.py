@@ -19,6 +19,8 @@ SMOKE_ARGS = {
     "resnet_digits.py": ["--smoke"],
     "mnist_mlp.py": ["--smoke"],
     "gpu.py": ["--smoke"],
+    "cnn.py": ["--smoke"],
+    "mlp.py": ["--smoke"],
 }
 NEEDS = {"digits.py": ["sklearn", "matplotlib", "tqdm"], "resnet_digits.py": ["sklearn"],
          "gpu.py": ["sklearn"]}
