@@ -28,9 +28,12 @@ def test_readme_python_examples_run():
     assert "grads" in namespace and set(namespace["grads"]) == {"W1", "b1", "W2", "b2"}
 
 
-def test_supported_table_names_exist():
-    table = README.split("<!-- supported-table:start -->")[1].split(
-        "<!-- supported-table:end -->")[0]
+def test_supported_table_is_generated_from_the_code():
+    from funcgrad import _support
+    assert _support.readme_block() in README, (
+        "README's 'What is supported' table is out of date: run "
+        "`python -m funcgrad._support --write`")
+    table = README.split(_support.START)[1].split(_support.END)[0]
     transforms = re.search(r"\| transforms \| (.*?) \|", table).group(1).split(", ")
     for name in transforms:
         assert callable(getattr(funcgrad, name)), name
