@@ -220,6 +220,17 @@ def _neg_rule(ins, params, out, ctx):
 def _transpose_rule(ins, params, out, ctx):
     x = ins[0]
     perm = tuple(params["axes"])
+    mm = ctx.made_by(x, "matmul")
+    if perm == (1, 0) and mm is not None and all(v.ndim == 2 for v in mm.inputs
+                                                  if hasattr(v, "ndim")):
+        # (A B)^T = B^T A^T: the same GEMM, but the result is a fresh row-major
+        # array instead of a column-major view.  Autodiff emits this pattern for
+        # the weight of x @ w.T (nn.Linear): a column-major weight gradient makes
+        # every later elementwise op on it (the optimizer update) a strided loop.
+        a, b = mm.inputs
+        return ("ops", [("transpose", [b], {"axes": (1, 0)}),
+                        ("transpose", [a], {"axes": (1, 0)}),
+                        ("matmul", [0, 1], {})])
     inner = ctx.made_by(x, "transpose")
     if inner is not None:
         perm = tuple(inner.params["axes"][p] for p in perm)
@@ -320,6 +331,23 @@ def simplify(program):
             ne = Equation(e.prim, [res[1]], res[2], e.outputs, e.source)
         elif isinstance(res, tuple) and res[0] == "op":    # another primitive
             ne = Equation(primitives()[res[1]], res[2], res[3], e.outputs, e.source)
+        elif isinstance(res, tuple) and res[0] == "ops":   # several: ints name earlier ones
+            made = []
+            for k, (name, args, prm) in enumerate(res[1]):
+                prim = primitives()[name]
+                args = [made[a] if isinstance(a, int) else a for a in args]
+                last = k == len(res[1]) - 1
+                if last:
+                    outs = e.outputs
+                else:
+                    shape, dtype = prim.shape_rule(*args, **prm)
+                    outs = [Var(shape, dtype, f"{name} (simplify)")]
+                ne = Equation(prim, args, prm, outs, e.source)
+                if not last:
+                    for o in ne.outputs:
+                        ctx.producer[o] = ne
+                    eqns.append(ne)
+                    made.append(ne.outputs[0])
         else:                                              # the output is an existing value
             sub.map[e.outputs[0]] = res
             continue
