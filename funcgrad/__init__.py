@@ -28,6 +28,7 @@ from .tensor import (Tensor, enable_grad, inference_mode, is_grad_enabled,  # no
 from .serialization import CheckpointError, load, save  # noqa: F401,E402
 from .torch_api import *  # noqa: F401,F403  (factories, dtypes, top-level math: the torch names)
 from . import autograd, nn, optim, random, utils  # noqa: F401,E402
+from .compile import compile, compile_step  # noqa: F401,E402
 from . import backends  # noqa: F401,E402
 from .device import (DeviceError, DeviceMismatchError, DeviceUnavailableError,  # noqa: F401,E402
                      UnsupportedDtypeError, cuda, cuda_device_count, cuda_is_available,

@@ -14,7 +14,8 @@ START = "<!-- supported-table:start -->"
 END = "<!-- supported-table:end -->"
 
 TRANSFORMS = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "vmap", "jacfwd",
-              "jacrev", "hessian", "jit", "make_ir", "custom_vjp", "checkpoint",
+              "jacrev", "hessian", "jit", "make_ir", "compile", "compile_step", "custom_vjp",
+              "checkpoint",
               "stop_gradient"]
 
 

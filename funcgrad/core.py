@@ -168,6 +168,11 @@ def bind(prim, args, params):
     for a in args:
         if isinstance(a, Tracer):
             t = a._trace
+            if t.level == 0:
+                # A Tensor: the tape unwraps Tensors and binds again, so the transforms
+                # then see their data (else a transform would take a Tensor wrapping
+                # its own tracer for a constant and drop its derivative).
+                return t.process_primitive(prim, args, params)
             if top is None or t.level > top.level:
                 if not t.alive:
                     _raise_leaked(a, prim)

@@ -8,9 +8,29 @@ static even under transforms.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .. import random as fr
+
+
+class _DrawHook(threading.local):
+    hook = None
+
+
+# While funcgrad.compile traces a model, ``hook(sample, generator)`` takes every
+# draw: ``sample(key)`` makes it from a key.  The compiled program receives the
+# draws as inputs, made fresh for each call from the same generator and in the
+# same order as eager code would, instead of baking one draw in as a constant.
+_draw_hook = _DrawHook()
+
+
+def _draw(sample, generator):
+    hook = _draw_hook.hook
+    if hook is not None:
+        return hook(sample, generator)
+    return sample(fr.next_key(generator))
 
 
 def _float_dtype(dtype):
@@ -20,21 +40,31 @@ def _float_dtype(dtype):
 
 def uniform(shape, low=0.0, high=1.0, dtype=np.float32, generator=None):
     """U(low, high) samples of ``shape``, as an array of ``dtype``."""
-    return fr.uniform(fr.next_key(generator), tuple(shape), dtype=_float_dtype(dtype),
-                      minval=low, maxval=high)
+    shape, dt = tuple(shape), _float_dtype(dtype)
+    return _draw(lambda k: fr.uniform(k, shape, dtype=dt, minval=low, maxval=high), generator)
 
 
 def normal(shape, mean=0.0, std=1.0, dtype=np.float32, generator=None):
     """N(mean, std^2) samples of ``shape``."""
-    z = fr.normal(fr.next_key(generator), tuple(shape), dtype=_float_dtype(dtype))
-    return z * np.asarray(std, dtype=z.dtype) + np.asarray(mean, dtype=z.dtype)
+    shape, dt = tuple(shape), _float_dtype(dtype)
+
+    def sample(k):
+        z = fr.normal(k, shape, dtype=dt)
+        return z * np.asarray(std, dtype=z.dtype) + np.asarray(mean, dtype=z.dtype)
+    return _draw(sample, generator)
 
 
-def bernoulli(shape, p, generator=None):
-    """Boolean samples of ``shape``, True with probability ``p``."""
-    return fr.uniform(fr.next_key(generator), tuple(shape)) < p
+def bernoulli(shape, p, generator=None, dtype=None):
+    """Samples of ``shape``, True with probability ``p`` (as ``dtype``: 1/0, if given)."""
+    shape = tuple(shape)
+
+    def sample(k):
+        b = fr.uniform(k, shape) < p
+        return b if dtype is None else b.astype(dtype)
+    return _draw(sample, generator)
 
 
 def permutation(n, generator=None):
     """A random permutation of ``range(n)``."""
-    return fr.permutation(fr.next_key(generator), int(n))
+    n = int(n)
+    return _draw(lambda k: fr.permutation(k, n), generator)

@@ -63,7 +63,7 @@ def _check_p(p, op):
 
 
 def _mask(shape, keep, dtype):
-    return np.asarray(_random.bernoulli(shape, keep), dtype=dtype)
+    return _random.bernoulli(shape, keep, dtype=dtype)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
