@@ -196,13 +196,19 @@ class Jitted:
         return entry.out_tree.unflatten(fn(*leaves))
 
     def _donating_replay(self, entry, leaves):
+        # Take over only a writeable NumPy buffer that no other argument views:
+        # arrays are grouped by the array that owns their memory (one pass, not a
+        # comparison of every pair), and a buffer reached by two leaves is kept.
+        owners = {}
+        for y in leaves:
+            if type(y) is np.ndarray:
+                root = _memory_owner(y)
+                owners[id(root)] = owners.get(id(root), 0) + 1
         ok = []
         for j in entry.donated_leaves:
             x = leaves[j]
-            # Take over only a writeable NumPy buffer that no other argument views.
-            if type(x) is np.ndarray and x.flags.writeable and not any(
-                    m != j and (y is x or (type(y) is np.ndarray and np.may_share_memory(x, y)))
-                    for m, y in enumerate(leaves)):
+            if type(x) is np.ndarray and x.flags.writeable and \
+                    owners[id(_memory_owner(x))] == 1:
                 ok.append(j)
         return entry.replay(np, frozenset(ok))
 
@@ -336,6 +342,13 @@ def _shared_cache(fun, static, donate):
     if type(fun) is not types.FunctionType:
         return {}
     return _CACHES.setdefault(fun, {}).setdefault((static, donate), {})
+
+
+def _memory_owner(x):
+    """The array at the root of ``x``'s chain of views (its memory's owner)."""
+    while isinstance(x.base, np.ndarray):
+        x = x.base
+    return x
 
 
 def _leaf_indices(args, static, wanted):
