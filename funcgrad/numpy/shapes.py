@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..prims import shape_ops as S
-from ..prims.creation import asarray
+from ..prims.creation import _xp_of, asarray
 from ..prims.indexing import getitem
 from ..prims.shape_ops import normalize_axes
 from .padding import pad  # noqa: F401 - re-exported
@@ -378,7 +378,7 @@ def tril(m, k=0):
     """Lower triangle (entries above the k-th diagonal set to zero)."""
     m = _arr(m)
     from .math import where
-    mask = np.tri(m.shape[-2], m.shape[-1], k=k, dtype=bool)
+    mask = _xp_of(m).tri(m.shape[-2], m.shape[-1], k=k, dtype=bool)  # on m's device
     return where(mask, m, 0.0 if m.dtype.kind in "fc" else 0)
 
 
@@ -386,7 +386,7 @@ def triu(m, k=0):
     """Upper triangle (entries below the k-th diagonal set to zero)."""
     m = _arr(m)
     from .math import where
-    mask = ~np.tri(m.shape[-2], m.shape[-1], k=k - 1, dtype=bool)
+    mask = ~_xp_of(m).tri(m.shape[-2], m.shape[-1], k=k - 1, dtype=bool)
     return where(mask, m, 0.0 if m.dtype.kind in "fc" else 0)
 
 

@@ -62,8 +62,14 @@ def _check_p(p, op):
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _mask(shape, keep, dtype):
-    return _random.bernoulli(shape, keep, dtype=dtype)
+def _mask(shape, keep, dtype, like=None):
+    mask = _random.bernoulli(shape, keep, dtype=dtype)
+    if like is not None and isinstance(mask, np.ndarray):
+        from ...prims.creation import _xp_of
+        xp = _xp_of(like)
+        if xp is not np:  # drawn on the host: move it to the input's device
+            mask = xp.asarray(mask)
+    return mask
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -79,7 +85,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return x
     if p == 1.0:
         return x * 0.0
-    return x * (_mask(tuple(x.shape), 1.0 - p, x.dtype) / (1.0 - p))
+    return x * (_mask(tuple(x.shape), 1.0 - p, x.dtype, x) / (1.0 - p))
 
 
 def _feature_dropout(x, p, training, nd, op):
@@ -93,7 +99,7 @@ def _feature_dropout(x, p, training, nd, op):
     if p == 1.0:
         return x * 0.0
     shape = tuple(x.shape[:x.ndim - nd]) + (1,) * nd
-    return x * (_mask(shape, 1.0 - p, x.dtype) / (1.0 - p))
+    return x * (_mask(shape, 1.0 - p, x.dtype, x) / (1.0 - p))
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False):
@@ -121,7 +127,7 @@ def _alpha_dropout(x, p, training, mask_shape, op):
         return x
     if p == 1.0:
         return x * 0.0
-    keep = _mask(mask_shape(x), 1.0 - p, x.dtype)
+    keep = _mask(mask_shape(x), 1.0 - p, x.dtype, x)
     a = 1.0 / math.sqrt((_ALPHA_SELU ** 2 * p + 1) * (1 - p))
     b = (keep - 1.0) * (_ALPHA_SELU * a) + _ALPHA_SELU * a * p
     return x * (keep * a) + b.astype(x.dtype)
