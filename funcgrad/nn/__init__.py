@@ -19,3 +19,11 @@ from .layers import *  # noqa: F401,F403
 from .layers import __all__ as _layers_all  # noqa: F401
 from .module import Module, RemovableHandle, functional_call  # noqa: F401
 from .parameter import Parameter  # noqa: F401
+from .layers.attention import MultiheadAttention  # noqa: F401
+from .layers.transformer import (Transformer, TransformerDecoder,  # noqa: F401
+                                 TransformerDecoderLayer, TransformerEncoder,
+                                 TransformerEncoderLayer)
+from .layers.embedding_bag import EmbeddingBag  # noqa: F401
+from .layers.ctc import CTCLoss  # noqa: F401
+from ._stateful import stateful_call  # noqa: F401
+from .layers.recurrent import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, RNNBase  # noqa: F401

@@ -24,5 +24,11 @@ from ._functional.vision import *  # noqa: F401,F403
 from ._functional import activation as _a, basic as _b, conv as _c, loss as _l
 from ._functional import normalization as _n, vision as _v
 
+from ._functional.attention import *  # noqa: F401,F403
+from ._functional.ctc import *  # noqa: F401,F403
+from ._functional.embedding_bag import *  # noqa: F401,F403
+from ._functional import attention as _att, ctc as _ctc, embedding_bag as _eb
+
 __all__ = _a.__all__ + _b.__all__ + _c.__all__ + _l.__all__ + _n.__all__ + _v.__all__
-del _a, _b, _c, _l, _n, _v
+__all__ += _att.__all__ + _ctc.__all__ + _eb.__all__
+del _a, _b, _c, _l, _n, _v, _att, _ctc, _eb

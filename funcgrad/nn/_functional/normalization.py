@@ -24,15 +24,28 @@ def _update_running(buf, new, op, name):
     new = _stat_data(fnp.stop_gradient(new))
     if isinstance(buf, Tensor):
         old = buf.data
-        leaks = isinstance(new, Tracer) and (
+        # A stateful_call buffer returns its new value: a traced one is fine there.
+        owned = getattr(buf, "_functional_state", False)
+        leaks = isinstance(new, Tracer) and not owned and (
             not isinstance(old, Tracer) or new._trace.level > old._trace.level)
         if leaks:
             raise RuntimeError(
                 f"{op}: updating the buffer '{name}' with a value traced by "
                 f"{new._trace.kind} would leak it out of the transform. Call model.eval() "
                 "(use the running statistics), build the layer with "
-                "track_running_stats=False, or pass the model to the transform as an "
-                "argument (funcgrad.grad(loss)(model, x)) so its buffers are traced too.")
+                "track_running_stats=False, or thread the statistics explicitly: "
+                "out, new_buffers = funcgrad.nn.stateful_call(model, params_and_buffers, "
+                "(x,)).")
+        if isinstance(new, Tracer) and not owned and buffer_origin(buf) is not None:
+            # A pytree copy of the model (the model passed to jit/vmap): a traced
+            # update can never reach the model itself -- refuse rather than drop it.
+            raise RuntimeError(
+                f"{op}: the update of the buffer '{name}' is traced by {new._trace.kind} "
+                "and would be lost (it cannot be written back into the model). Call "
+                "model.eval() (use the running statistics), build the layer with "
+                "track_running_stats=False, or thread the statistics explicitly: "
+                "out, new_buffers = funcgrad.nn.stateful_call(model, params_and_buffers, "
+                "(x,)), returning new_buffers from the transformed function.")
         if new.dtype != old.dtype:
             new = fnp.astype(new, old.dtype)
         with no_grad():

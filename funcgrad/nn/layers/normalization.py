@@ -72,17 +72,20 @@ class _BatchNorm(_NormBase):
     def forward(self, input):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+        count = self.training and self.track_running_stats and \
+            self.num_batches_tracked is not None
+        if count and self.momentum is None:  # cumulative moving average
+            factor = 1.0 / (float(np.asarray(self.num_batches_tracked.data)) + 1)
+        bn_training = self.training or (self.running_mean is None and self.running_var is None)
+        use_running = not self.training or self.track_running_stats
+        out = F.batch_norm(input, self.running_mean if use_running else None,
+                           self.running_var if use_running else None, self.weight, self.bias,
+                           bn_training, factor, self.eps)
+        if count:  # after the update: a call that raises leaves the counter alone
             nbt = self.num_batches_tracked
             with no_grad():
                 nbt._assign(nbt.data + 1)
-            if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(np.asarray(nbt.data))
-        bn_training = self.training or (self.running_mean is None and self.running_var is None)
-        use_running = not self.training or self.track_running_stats
-        return F.batch_norm(input, self.running_mean if use_running else None,
-                            self.running_var if use_running else None, self.weight, self.bias,
-                            bn_training, factor, self.eps)
+        return out
 
 
 class BatchNorm1d(_BatchNorm):
