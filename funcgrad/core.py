@@ -86,7 +86,7 @@ class Primitive:
     """
 
     __slots__ = ("name", "impl", "impls", "shape_rule", "vjp", "jvp", "batch",
-                 "transpose", "nondiff", "multiple_results", "vjp_needs", "doc")
+                 "transpose", "nondiff", "multiple_results", "vjp_needs", "np_fn", "doc")
 
     def __init__(self, name, *, multiple_results=False, nondiff=False):
         self.name = name
@@ -102,6 +102,9 @@ class Primitive:
         # When True, the staged VJP rule receives ``needs=(bool, ...)`` saying
         # which inputs want a cotangent, so costly unused products are skipped.
         self.vjp_needs = False
+        # A plain NumPy function computing the primitive with no params (a ufunc):
+        # evaluate calls it directly, skipping the impl wrapper (the hot path).
+        self.np_fn = None
         self.doc = None
         _REGISTRY[name] = self
 
@@ -125,6 +128,12 @@ def evaluate(prim, args, params):
     if _FOREIGN:  # a non-NumPy backend is in use: pick it from the args, check devices
         xp, impl, args = backends.dispatch(prim, args)
     else:
+        fast = prim.np_fn
+        if fast is not None and not params and not config.debug_nans:
+            try:
+                return fast(*args)
+            except (ValueError, TypeError, IndexError):
+                pass  # run the impl below, which re-raises with context
         xp = np
         impl = prim.impl
     try:

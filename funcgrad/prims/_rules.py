@@ -126,6 +126,7 @@ def same_shape(x, **params):
 def define_elementwise(prim, impl, *, shape_rule=elementwise_shape, jvp=None, vjp=None):
     """Fill the parts every elementwise primitive shares: impl, shape and batch rules."""
     prim.impl = impl
+    prim.np_fn = getattr(impl, "ufunc", None)  # the NumPy ufunc, when impl is just that
     prim.shape_rule = shape_rule
     prim.batch = elementwise_batch(prim)
     if jvp is not None:

@@ -81,11 +81,13 @@ arctanh_p = unary("arctanh", dx=lambda x: 1.0 / (1.0 - x * x))
 # logistic(x) = 1 / (1 + exp(-x)), computed without overflow for large |x|.
 logistic_p = unary("logistic", dout=lambda out: out * (1.0 - out))
 logistic_p.impl = lambda xp, x: _stable_logistic(xp, x)
+logistic_p.np_fn = None
 # relu(x) = max(x, 0); the derivative at 0 is 0 (PyTorch's convention).  A
 # primitive rather than where(x > 0, x, 0): NumPy's where is several times
 # slower than maximum, and the rule is one multiply by a mask.
 relu_p = unary("relu", dout=lambda out: out > 0, shape_rule=lambda x: (x.shape, x.dtype))
 relu_p.impl = lambda xp, x: xp.maximum(x, 0)
+relu_p.np_fn = None
 # |x|: the derivative at 0 is taken as 0 (sign(0) = 0), like JAX and PyTorch.
 abs_p = unary("abs", dx=lambda x: sign(x), shape_rule=lambda x: (x.shape, x.dtype))
 
@@ -102,6 +104,7 @@ floor_p = nondiff("floor", shape_rule=lambda x: (x.shape, x.dtype))
 ceil_p = nondiff("ceil", shape_rule=lambda x: (x.shape, x.dtype))
 round_p = nondiff("round", shape_rule=lambda x, decimals=0: (x.shape, x.dtype))
 round_p.impl = lambda xp, x, decimals=0: xp.round(x, decimals)
+round_p.np_fn = None
 trunc_p = nondiff("trunc", shape_rule=lambda x: (x.shape, x.dtype))
 floor_divide_p = nondiff("floor_divide")
 isnan_p = nondiff("isnan", shape_rule=_bool_shape)
