@@ -68,6 +68,22 @@ def _channel_shape(x, c):
     return (1, c) + (1,) * (x.ndim - 2)
 
 
+def _moments(x, axes, unit):
+    """Batch statistics over ``axes``: ``(n, mean, x - mean, biased var)``, kept dims.
+
+    Raises ValueError("Expected more than 1 <unit> when training, ...") when
+    the ``n`` values reduced per statistic are fewer than 2.
+    """
+    n = int(np.prod([x.shape[a] for a in axes]))
+    if n <= 1:
+        raise ValueError(f"Expected more than 1 {unit} when training, got input "
+                         f"size {shape_str(x.shape)}")
+    mean = fnp.mean(x, axis=axes, keepdims=True)
+    centred = x - mean
+    var = fnp.mean(centred * centred, axis=axes, keepdims=True)
+    return n, mean, centred, var
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """Normalise each channel (dim 1) over the batch and spatial dims.
@@ -94,13 +110,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise ValueError(f"batch_norm: {name} should contain {c} elements not "
                              f"{int(np.prod(t.shape))}")
     if training:
-        n = int(np.prod([x.shape[a] for a in axes]))
-        if n <= 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got input "
-                             f"size {shape_str(x.shape)}")
-        mean = fnp.mean(x, axis=axes, keepdims=True)
-        centred = x - mean
-        var = fnp.mean(centred * centred, axis=axes, keepdims=True)
+        n, mean, centred, var = _moments(x, axes, "value per channel")
         if running_mean is not None:
             _update_running(running_mean, (1.0 - momentum) * _stat_data(running_mean)
                             + momentum * fnp.reshape(_stat_data(mean), (c,)),
@@ -139,13 +149,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     axes = tuple(range(2, x.ndim))
     bshape = _channel_shape(x, c)
     if use_input_stats:
-        n = int(np.prod([x.shape[a] for a in axes]))
-        if n <= 1:
-            raise ValueError(f"Expected more than 1 spatial element when training, got input "
-                             f"size {shape_str(x.shape)}")
-        mean = fnp.mean(x, axis=axes, keepdims=True)
-        centred = x - mean
-        var = fnp.mean(centred * centred, axis=axes, keepdims=True)
+        n, mean, centred, var = _moments(x, axes, "spatial element")
         if running_mean is not None:
             m = fnp.mean(fnp.reshape(_stat_data(mean), tuple(x.shape[:2])), axis=0)
             _update_running(running_mean, (1.0 - momentum) * _stat_data(running_mean)

@@ -1,9 +1,12 @@
 """Helpers shared by the layer families: parameter creation and default dtype."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ...tensor import Tensor
+from .. import init
 from ..parameter import Parameter
 
 
@@ -36,3 +39,30 @@ def ntuple(v, n):
     if isinstance(v, (tuple, list)):
         return tuple(v)
     return (v,) * n
+
+
+def register_weight_and_bias(module, weight_shape, out_features, bias, dtype=None):
+    """Give ``module`` an uninitialised ``weight`` of ``weight_shape`` and, with ``bias``,
+    a ``bias`` of ``(out_features,)``; otherwise ``bias`` is registered as None."""
+    module.weight = empty_parameter(weight_shape, dtype)
+    if bias:
+        module.bias = empty_parameter((out_features,), dtype)
+    else:
+        module.register_parameter("bias", None)
+
+
+def kaiming_uniform_weight_and_bias_(weight, bias, skip_bias_without_fan_in=False):
+    """PyTorch's default init of Linear and Conv layers.
+
+    ``weight`` gets ``kaiming_uniform_(a=sqrt(5))``; ``bias`` (if not None) gets
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)).  When fan_in is 0, Linear fills the bias
+    from U(0, 0) while Conv leaves it as it is: ``skip_bias_without_fan_in=True``
+    gives the Conv behaviour.
+    """
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+        if fan_in == 0 and skip_bias_without_fan_in:
+            return
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(bias, -bound, bound)

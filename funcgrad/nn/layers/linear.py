@@ -6,7 +6,7 @@ import math
 from .. import functional as F
 from .. import init
 from ..module import Module
-from ._common import empty_parameter
+from ._common import kaiming_uniform_weight_and_bias_, register_weight_and_bias
 
 
 class Identity(Module):
@@ -41,21 +41,13 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = empty_parameter((out_features, in_features), dtype)
-        if bias:
-            self.bias = empty_parameter((out_features,), dtype)
-        else:
-            self.register_parameter("bias", None)
+        register_weight_and_bias(self, (out_features, in_features), out_features, bias, dtype)
         self.reset_parameters()
         if device is not None:
             self.to(device)
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        kaiming_uniform_weight_and_bias_(self.weight, self.bias)
 
     def forward(self, input):
         shape = tuple(input.shape)
@@ -79,11 +71,8 @@ class Bilinear(Module):
         self.in1_features = in1_features
         self.in2_features = in2_features
         self.out_features = out_features
-        self.weight = empty_parameter((out_features, in1_features, in2_features), dtype)
-        if bias:
-            self.bias = empty_parameter((out_features,), dtype)
-        else:
-            self.register_parameter("bias", None)
+        register_weight_and_bias(self, (out_features, in1_features, in2_features), out_features,
+                                 bias, dtype)
         self.reset_parameters()
         if device is not None:
             self.to(device)
