@@ -195,8 +195,11 @@ def backward_pass(seeds, retain_graph=False, on_node=None, order=None, capture=N
     leaf_cts = {}
     if on_node is None and config.debug_nans:
         from .debug import check_cotangents as on_node
+    pop = cts.pop
+    get = cts.get
+    add = _ops.add
     for node in (reversed(order) if order is not None else toposort([n for n, _ in seeds])):
-        ct = cts.pop(node, None)
+        ct = pop(node, None)
         if ct is None:
             continue
         if node.prim is None:
@@ -215,8 +218,11 @@ def backward_pass(seeds, retain_graph=False, on_node=None, order=None, capture=N
             shape = parent.shape
             if shape is not None and (ict.shape != shape or ict.dtype != parent.dtype):
                 ict = _fit(ict, parent)  # undo broadcasting / match dtype
-            prev = cts.get(parent)
-            cts[parent] = ict if prev is None else _add_cts(prev, ict)
+            prev = get(parent)
+            if prev is None:
+                cts[parent] = ict
+            else:  # tuples are the cotangents of multi-output nodes
+                cts[parent] = _add_cts(prev, ict) if type(prev) is tuple else add(prev, ict)
     return leaf_cts
 
 
