@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import inspect
 
-from .core import top_trace_of
+from .core import Tracer, top_trace_of
 from .tree_util import tree_flatten
 
 
@@ -66,7 +66,11 @@ class custom_vjp:
                 f"defined: call {self.name}.defvjp(fwd, bwd) first")
         target = self._resolve_nondiff(args) if self.nondiff_argnums else (self, args)
         cv, diff_args = target
-        leaves, _ = tree_flatten(diff_args)
+        # Tensors (level-0 tracers of the tape) are leaves here: their rule is recorded
+        # on the tape, the same way a transform records it.
+        leaves, _ = tree_flatten(diff_args, is_leaf=_is_tensor)
+        if any(_is_tensor(x) for x in leaves):
+            return _tape().process_custom_vjp(cv, tuple(diff_args))
         top = top_trace_of(leaves)
         if top is None:
             return cv.fun(*diff_args)
@@ -94,6 +98,15 @@ class custom_vjp:
         if self.jvp_rule is not None:
             inner.defjvp(lambda p, t: self.jvp_rule(tuple(merge(p)), tuple(merge(t))))
         return inner, tuple(args[i] for i in diff_pos)
+
+
+def _is_tensor(x):
+    return isinstance(x, Tracer) and x._trace.level == 0
+
+
+def _tape():
+    from .tensor import TAPE
+    return TAPE
 
 
 def _check_fwd_shape(cv):
@@ -145,6 +158,7 @@ def checkpoint(fun=None, *, static_argnums=()):
 def _remat(f, name):
     from .api import _vjp_allowing_constants, jvp
     cv = custom_vjp(f, name=f"checkpoint({name})")
+    cv.is_remat = True
     cv.defvjp(lambda *args: (f(*args), args),
               lambda args, ct: _vjp_allowing_constants(f, args)[1](ct))
     cv.defjvp(lambda primals, tangents: jvp(f, tuple(primals), tuple(tangents)))

@@ -154,15 +154,53 @@ class _TapeTrace(Trace):
         return result
 
     def process_custom_vjp(self, cv, args):
+        """A custom_vjp function called on Tensors: its own rule goes on the tape."""
+        from .prims.creation import zeros_like
         from .tree_util import tree_flatten, tree_unflatten
-        flat, tree = tree_flatten(args, is_leaf=lambda x: isinstance(x, Tensor))
-        if not (_grad_mode.enabled and any(isinstance(t, Tensor) and t.requires_grad
-                                           for t in flat)):
+        is_tensor = lambda x: isinstance(x, Tensor)  # noqa: E731
+        flat, tree = tree_flatten(args, is_leaf=is_tensor)
+        grad_on = _grad_mode.enabled
+        parents = tuple(t._graph_node() if is_tensor(t) and grad_on and t.requires_grad
+                        else None for t in flat)
+        values = tree_unflatten(tree, [t.data if is_tensor(t) else t for t in flat])
+        if getattr(cv, "is_remat", False):
+            # checkpoint on Tensors: its function may close over parameters that
+            # need gradients (a Module's weights), which a rule over the explicit
+            # arguments cannot give them -- so it is recorded as usual (correct
+            # gradients, no rematerialisation; use the functional front for that).
+            return cv.fun(*args)
+        if not any(p is not None for p in parents) or cv.fwd is None:
             with no_grad():
                 return cv.fun(*args)
-        raise NotImplementedError(
-            f"custom_vjp function '{cv.name}' called on Tensors that require grad: use it "
-            "through the functional front (funcgrad.grad) for now")
+        with no_grad():
+            out, res = cv.fwd(*values)
+        out_flat, out_tree = tree_flatten(out, is_leaf=is_tensor)
+        out_vals = [o.data if is_tensor(o) else o for o in out_flat]
+
+        wrapped = [is_tensor(o) for o in out_flat]
+
+        def vjp_fn(cts):
+            cts = [zeros_like(o) if c is None else c for c, o in zip(cts, out_vals)]
+            # the cotangent has the output's structure: Tensor where fwd returned one
+            cts = [Tensor._wrap(c) if w and not is_tensor(c) else c
+                   for c, w in zip(cts, wrapped)]
+            in_cts = cv.bwd(res, tree_unflatten(out_tree, cts))
+            in_flat, _ = tree_flatten(in_cts, is_leaf=lambda x: x is None)
+            if len(in_flat) != len(flat):
+                raise ValueError(
+                    f"the bwd rule of custom_vjp function '{cv.name}' returned "
+                    f"{len(in_flat)} cotangent leaves for {len(flat)} argument leaves")
+            return tuple(in_flat)
+
+        node = ad.Node(vjp_fn, parents, None, None, cv)
+        outs = []
+        for v, n in zip(out_vals, ad.projection_nodes(node, out_vals)):
+            t = Tensor._wrap(v)
+            if n is not None:
+                t.node = n
+                t.requires_grad = True
+            outs.append(t)
+        return tree_unflatten(out_tree, outs)
 
 
 TAPE = _TapeTrace()

@@ -304,3 +304,37 @@ def test_backward_is_bit_identical_for_tensor_code_under_grad():
         {k: torch.from_numpy(v) for k, v in params.items()})
     for k in params:
         assert np.array_equal(tgrads[k].numpy(), grads[k]), k
+
+
+def test_custom_vjp_rule_is_recorded_on_the_tape():
+    import funcgrad as fg
+    import funcgrad.numpy as fnp
+    calls = []
+
+    @fg.custom_vjp
+    def log1pexp(x):
+        return fnp.log1p(fnp.exp(x))
+
+    def bwd(x, ct):
+        calls.append(1)
+        return (ct * fnp.sigmoid(x),)
+    log1pexp.defvjp(lambda x: (fnp.softplus(x), x), bwd)
+    x = fg.tensor([-1.0, 0.0, 800.0], requires_grad=True)
+    log1pexp(x).sum().backward()
+    assert calls, "the custom rule was not used by backward()"
+    np.testing.assert_allclose(x.grad.numpy(), 1 / (1 + np.exp(-np.array([-1.0, 0.0, 80.0]))),
+                               rtol=1e-6)
+
+
+def test_checkpoint_on_tensors_gives_closed_over_parameters_gradients():
+    import funcgrad as fg
+    fg.manual_seed(0)
+    lin = fg.nn.Linear(3, 2)
+    z = fg.randn(4, 3, requires_grad=True)
+    fg.checkpoint(lambda v: fg.tanh(lin(v)))(z).sum().backward()
+    gz, gw = z.grad.numpy().copy(), lin.weight.grad.numpy().copy()
+    z.grad = None
+    lin.weight.grad = None
+    fg.tanh(lin(z)).sum().backward()
+    np.testing.assert_allclose(gz, z.grad.numpy())
+    np.testing.assert_allclose(gw, lin.weight.grad.numpy())
