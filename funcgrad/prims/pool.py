@@ -126,8 +126,13 @@ def _max_pool_argmax_impl(xp, x, m, *, kernel, stride, padding, dilation, flat):
     sls = W.offset_slices(kernel, stride, dilation, out_shape)
     # Knowing the maxima, descending offsets leave the first match: 2 passes each.
     idx = xp.full(m.shape, len(sls) - 1, dtype=_offset_dtype(kernel))
+    step = xp.empty_like(idx)
     for k in range(len(sls) - 2, -1, -1):
-        idx = xp.where(xpad[sls[k]] == m, k, idx)
+        # idx = where(window == m, k, idx) as integer arithmetic: a select on a
+        # data-dependent mask mispredicts every other element (~14x slower).
+        xp.subtract(k, idx, out=step)
+        step *= (xpad[sls[k]] == m)
+        idx += step
     if x.dtype.kind in "fc" and xp.isnan(m).any():
         for k in range(len(sls)):  # ascending: the last NaN wins
             idx = xp.where(xp.isnan(xpad[sls[k]]), k, idx)
@@ -167,12 +172,18 @@ def _max_pool_scatter_impl(xp, ct, idx, *, in_shape, kernel, stride, padding, di
     padded = W.padded_shape(in_shape, padding)
     buf = xp.zeros(tuple(ct.shape[:ct.ndim - nd]) + padded, dtype=ct.dtype)
     sls = W.offset_slices(kernel, stride, dilation, out_shape)
+    # ct * (idx == k) is where(idx == k, ct, 0) for finite ct, and much faster
+    # (no data-dependent branch); a non-finite ct keeps the exact select.
+    exact = not (ct.dtype.kind == "f" and bool(xp.isfinite(ct).all()))
     if _disjoint(kernel, stride, dilation):  # each element in one window: no accumulation
         for k, sl in enumerate(sls):
-            buf[sl] = xp.where(idx == k, ct, 0)
+            if exact:
+                buf[sl] = xp.where(idx == k, ct, 0)
+            else:
+                xp.multiply(ct, idx == k, out=buf[sl])
     else:
         for k, sl in enumerate(sls):
-            buf[sl] += xp.where(idx == k, ct, 0)
+            buf[sl] += xp.where(idx == k, ct, 0) if exact else ct * (idx == k)
     return W.unpad(xp, buf, padding)
 
 
@@ -189,9 +200,18 @@ def _max_pool_gather_impl(xp, g, idx, *, kernel, stride, padding, dilation):
     gpad = W.pad(xp, g, padding)
     sls = W.offset_slices(kernel, stride, dilation, tuple(idx.shape[idx.ndim - len(kernel):]))
     out = gpad[sls[0]]
+    if len(sls) == 1:
+        return out.copy()
+    if g.dtype.kind == "f" and bool(xp.isfinite(g).all()):
+        # exactly one k matches per position: a sum of masked products is the
+        # select, without a data-dependent branch per element
+        out = out * (idx == 0)
+        for k in range(1, len(sls)):
+            out += gpad[sls[k]] * (idx == k)
+        return out
     for k in range(1, len(sls)):
         out = xp.where(idx == k, gpad[sls[k]], out)
-    return out if len(sls) > 1 else out.copy()
+    return out
 
 
 max_pool_gather_p = Primitive("max_pool_gather")
