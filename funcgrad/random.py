@@ -85,6 +85,22 @@ def _generator(k, op):
     return np.random.Generator(np.random.Philox(key=_key_int(_key_data(k, op))))
 
 
+def _device_generator(k, op):
+    """When the default device is a GPU, its backend's generator, seeded from the key.
+
+    Draws then happen on the device (CuPy's generator), so a GPU program never
+    waits for host-made random numbers.  The streams differ from the CPU's: a
+    key is reproducible per device, not across devices.  None on the CPU.
+    """
+    from . import backends
+    if backends._default_is_cpu():
+        return None
+    spec = backends.default_device_spec()
+    if spec[0] == "cpu":
+        return None
+    return backends.backend_for_device(spec).rng(_key_int(_key_data(k, op)), spec[1])
+
+
 def _derive(k, tag, data, op):
     entropy = _key_int(_key_data(k, op))
     return np.random.SeedSequence(entropy, spawn_key=(tag, int(data))).generate_state(
@@ -125,7 +141,7 @@ def _float_dtype(dtype, op):
 def normal(key, shape=(), dtype=np.float64):
     """Standard normal draws of ``shape``."""
     dt = _float_dtype(dtype, "normal")
-    g = _generator(key, "normal")
+    g = _device_generator(key, "normal") or _generator(key, "normal")
     if dt in (np.float32, np.float64):
         return g.standard_normal(_shape(shape), dtype=dt)
     return g.standard_normal(_shape(shape)).astype(dt)
@@ -134,17 +150,24 @@ def normal(key, shape=(), dtype=np.float64):
 def uniform(key, shape=(), dtype=np.float64, minval=0.0, maxval=1.0):
     """Uniform draws in ``[minval, maxval)``."""
     dt = _float_dtype(dtype, "uniform")
-    g = _generator(key, "uniform")
+    dg = _device_generator(key, "uniform")
+    g = dg or _generator(key, "uniform")
     u = g.random(_shape(shape), dtype=dt if dt in (np.float32, np.float64) else np.float64)
-    out = np.asarray(minval + (maxval - minval) * u).astype(dt, copy=False)
-    return out
+    out = minval + (maxval - minval) * u
+    if dg is None:
+        out = np.asarray(out)
+    return out.astype(dt, copy=False)
 
 
 def bernoulli(key, p=0.5, shape=None):
     """Boolean draws that are True with probability ``p`` (broadcast to ``shape``)."""
     p = np.asarray(concrete(p))
     shape = p.shape if shape is None else _shape(shape)
-    return uniform(key, shape) < p
+    u = uniform(key, shape)
+    if p.ndim == 0:
+        return u < float(p)
+    from .prims.creation import _xp_of
+    return u < _xp_of(u).asarray(p)  # p on the draws' device
 
 
 def randint(key, shape, minval, maxval, dtype=np.int64):

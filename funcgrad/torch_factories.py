@@ -317,11 +317,21 @@ def _float_dtype(dtype, op):
     return dt
 
 
+def _drawing_on(device):
+    """A scope making ``device`` the default, so random draws happen on it."""
+    if device is None:
+        import contextlib
+        return contextlib.nullcontext()
+    from .device import device_scope
+    return device_scope(device)
+
+
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     """Uniform draws in ``[0, 1)`` of ``size`` (default dtype)."""
     _no_out(out, "rand")
     dt = _float_dtype(dtype, "rand")
-    data = fr.uniform(fr.next_key(generator), size_args(size, "rand"), dtype=dt)
+    with _drawing_on(device):
+        data = fr.uniform(fr.next_key(generator), size_args(size, "rand"), dtype=dt)
     return _finish(data, None, device, requires_grad, "rand")
 
 
@@ -329,7 +339,8 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, o
     """Standard normal draws of ``size`` (default dtype)."""
     _no_out(out, "randn")
     dt = _float_dtype(dtype, "randn")
-    data = fr.normal(fr.next_key(generator), size_args(size, "randn"), dtype=dt)
+    with _drawing_on(device):
+        data = fr.normal(fr.next_key(generator), size_args(size, "randn"), dtype=dt)
     return _finish(data, None, device, requires_grad, "randn")
 
 

@@ -337,3 +337,20 @@ def test_device_of_and_results_device(cp):
     x = cp.asarray(np.ones(2))
     assert device_of(x) == device("cuda:0")
     assert device_of(fnp.exp(x)) == "cuda:0"
+
+
+def test_random_draws_happen_on_the_device(cp):
+    """normal/uniform/bernoulli under a CUDA default device draw with the device's
+    generator: the results are device arrays (no host draw then copy)."""
+    import funcgrad.random as fr
+    with fg.device_scope("cuda"):
+        k = fr.key(0)
+        draws = [fr.normal(k, (3,), np.float32), fr.uniform(k, (2, 2)),
+                 fr.bernoulli(k, 0.3, (4,))]
+    for d in draws:
+        assert type(d) is cp.ndarray, type(d)
+    assert draws[0].dtype == np.float32
+    again = None
+    with fg.device_scope("cuda"):
+        again = fr.normal(fr.key(0), (3,), np.float32)
+    np.testing.assert_array_equal(cp.asnumpy(again), cp.asnumpy(draws[0]))
