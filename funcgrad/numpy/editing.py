@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import concrete
+from ..core import Tracer, concrete
+from ..device import to_numpy
 from ..prims import shape_ops as S
-from ..prims.creation import asarray
+from ..prims.creation import _xp_of, asarray
 from ..prims.indexing import getitem
 from ..prims.shape_ops import normalize_axes
 
@@ -52,12 +53,14 @@ def insert(arr, obj, values, axis=None):
     arr, axis = _axis_or_flat(arr, axis, "insert")
     n = arr.shape[axis]
     vals = _arr(values)
+    if not hasattr(values, "shape") and not isinstance(vals, Tracer):
+        vals = _xp_of(arr).asarray(vals)  # a Python value: a constant on arr's device
     if vals.dtype != arr.dtype:
         vals = convert(vals, arr.dtype)
     if isinstance(obj, slice):
         idx = np.arange(*obj.indices(n))
     else:
-        idx = np.asarray(concrete(obj))
+        idx = to_numpy(concrete(obj))
         if idx.dtype.kind == "b":
             raise IndexError("insert: boolean obj is not supported; use integer indices")
     pre = (slice(None),) * axis

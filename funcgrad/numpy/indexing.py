@@ -16,7 +16,8 @@ import numpy as np
 
 from ..core import ConcretizationError, Tracer, concrete
 from ..prims import indexing as I
-from ..prims.creation import asarray
+from ..device import to_numpy
+from ..prims.creation import _xp_of, asarray
 from ..prims.elementwise import convert, where
 from ..prims.indexing import at, getitem  # noqa: F401 - re-exported
 from ..prims.shape_ops import broadcast_to, normalize_axes, reshape, stack
@@ -209,7 +210,7 @@ def compress(condition, a, axis=None, out=None):
     if out is not None:
         raise TypeError("compress: out= is not supported; use the returned array")
     a = _arr(a)
-    cond = np.asarray(_values(_arr(condition), "compress")).astype(bool).ravel()
+    cond = to_numpy(_values(_arr(condition), "compress")).astype(bool).ravel()
     if axis is None:
         a = reshape(a, (-1,))
         axis = 0
@@ -223,7 +224,7 @@ def compress(condition, a, axis=None, out=None):
 def extract(condition, arr):
     """Elements of ``arr`` (flattened) where ``condition`` is true."""
     arr = _arr(arr)
-    cond = np.asarray(_values(_arr(condition), "extract")).astype(bool).ravel()
+    cond = to_numpy(_values(_arr(condition), "extract")).astype(bool).ravel()
     return getitem(reshape(arr, (-1,)), np.nonzero(cond)[0])
 
 
@@ -427,7 +428,7 @@ def bincount(x, weights=None, minlength=0, *, length=None):
     if x.dtype.kind not in "iu":
         raise TypeError(f"bincount: x must hold non-negative integers, got dtype {x.dtype}")
     if length is None:
-        vals = np.asarray(_values(x, "bincount (pass length=N under vmap/jit)"))
+        vals = to_numpy(_values(x, "bincount (pass length=N under vmap/jit)"))
         if vals.size and vals.min() < 0:
             raise ValueError("bincount: x must hold non-negative integers, got "
                              f"{int(vals.min())}")
@@ -436,7 +437,7 @@ def bincount(x, weights=None, minlength=0, *, length=None):
         raise ValueError(f"bincount: values of x must lie in [0, length={length}), got "
                          f"[{int(x.min())}, {int(x.max())}]")
     if weights is None:
-        upd = np.ones(x.shape, dtype=np.int64)
+        upd = _xp_of(x).ones(tuple(x.shape), dtype=np.int64)
     else:
         upd = _arr(weights)
         if tuple(upd.shape) != tuple(x.shape):

@@ -16,7 +16,8 @@ import collections
 import numpy as np
 
 from ..prims import linalg as L
-from ..prims.creation import asarray
+from ..device import to_numpy
+from ..prims.creation import _xp_of, asarray
 from ..prims.elementwise import convert, stop_gradient
 from ..prims.products import matmul as _matmul
 from . import math as M
@@ -198,7 +199,7 @@ def lstsq(a, b, rcond=None):
     x = _matmul(L.pinv_p.bind(a, rcond=float(rcond)), b)
     s = svdvals(a)
     from ..core import concrete
-    s_val = np.asarray(concrete(stop_gradient(s)))
+    s_val = to_numpy(concrete(stop_gradient(s)))  # rank: a host int
     rank = int(np.sum(s_val > rcond * (s_val.max() if s_val.size else 0.0)))
     if rank == n and m > n:
         r = b - _matmul(a, x)
@@ -206,7 +207,7 @@ def lstsq(a, b, rcond=None):
         if b.ndim == 1:
             residuals = S.reshape(residuals, (1,))
     else:
-        residuals = np.zeros((0,), dtype=a.dtype)
+        residuals = _xp_of(a).zeros((0,), dtype=a.dtype)
     return x, residuals, rank, s
 
 
@@ -447,8 +448,9 @@ def matrix_power(a, n):
         raise TypeError("linalg.matrix_power: exponent must be an integer")
     n = int(n)
     if n == 0:
-        eye = np.eye(a.shape[-1], dtype=a.dtype)
-        return np.broadcast_to(eye, tuple(a.shape)).copy()
+        xp = _xp_of(a)  # a constant on a's device
+        eye = xp.eye(a.shape[-1], dtype=a.dtype)
+        return xp.broadcast_to(eye, tuple(a.shape)).copy()
     if n < 0:
         a = inv(a)
         n = -n

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..prims.creation import asarray
+from ..prims.creation import _xp_of, asarray
 from ..prims.indexing import getitem
 from ..prims.shape_ops import broadcast_to, concatenate, pad_constant
 
@@ -155,14 +155,15 @@ def _ramp_pad(x, axis, lo, hi, ends):
     xf = x if x.dtype.kind in "fc" else _convert(x, np.float64)
     shape = [1] * x.ndim
     parts = []
+    xp = _xp_of(x)  # the ramp weights are constants on x's device
     if lo:
         shape[axis] = lo
-        w = (np.arange(lo) / lo).reshape(shape)  # weight of the edge element
+        w = (xp.arange(lo) / lo).reshape(shape)  # weight of the edge element
         parts.append(ends[0] * (1 - w) + _slab(xf, axis, 0, 1) * w)
     parts.append(xf)
     if hi:
         shape[axis] = hi
-        w = ((hi - np.arange(1, hi + 1)) / hi).reshape(shape)
+        w = ((hi - xp.arange(1, hi + 1)) / hi).reshape(shape)
         parts.append(ends[1] * (1 - w) + _slab(xf, axis, n - 1, n) * w)
     out = concatenate(parts, axis)
     if x.dtype.kind not in "fc":

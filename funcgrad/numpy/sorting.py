@@ -16,7 +16,8 @@ import numpy as np
 
 from ..core import ConcretizationError, Tracer, concrete
 from ..prims import sorting as P
-from ..prims.creation import asarray
+from ..device import to_numpy
+from ..prims.creation import _xp_of, asarray
 from ..prims.elementwise import convert, where
 from ..prims.indexing import getitem, scatter, canonical_index, take_along_axis
 from ..prims.shape_ops import concatenate, normalize_axes, reshape, transpose
@@ -164,7 +165,7 @@ def digitize(x, bins, right=False):
         raise ValueError(f"digitize: bins must be 1-D, got shape {tuple(bins.shape)}")
     decreasing = False
     try:
-        b = np.asarray(concrete(bins)) if isinstance(bins, Tracer) else np.asarray(bins)
+        b = to_numpy(concrete(bins))
     except ConcretizationError:
         b = None  # traced bins: taken to be increasing
     if b is not None and b.size > 1:
@@ -211,22 +212,26 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
             raise NotImplementedError("unique: size= works only for the values of a "
                                       "flattened array (no return_* flags, axis=None)")
         return _unique_sized(ar, int(size), fill_value)
-    vals = np.asarray(_values(ar, "unique", "pass size=N for a fixed-size result, or call "
-                                            "it outside vmap/jit"))
+    # The result's size depends on the values: found on a host copy, the values
+    # are then gathered from ``ar`` (differentiable) and the indices and counts
+    # are moved to ``ar``'s device.
+    vals = to_numpy(_values(ar, "unique", "pass size=N for a fixed-size result, or call "
+                                          "it outside vmap/jit"))
     res = np.unique(vals, return_index=True, return_inverse=return_inverse,
                     return_counts=return_counts, axis=axis, equal_nan=equal_nan)
     index = res[1]
+    xp = _xp_of(ar)
     if axis is None:
         out = [getitem(reshape(ar, (-1,)), index)]
     else:
         (ax,) = normalize_axes(axis, ar.ndim, "unique")
         out = [getitem(ar, (slice(None),) * ax + (index,))]
     if return_index:
-        out.append(index)
+        out.append(xp.asarray(index))
     if return_inverse:
-        out.append(res[2])
+        out.append(xp.asarray(res[2]))
     if return_counts:
-        out.append(res[-1])
+        out.append(xp.asarray(res[-1]))
     return out[0] if len(out) == 1 else tuple(out)
 
 
@@ -236,7 +241,7 @@ def _unique_sized(ar, size, fill_value):
     n = s.shape[0]
     if n == 0:
         raise ValueError("unique: size= needs a non-empty array")
-    new = concatenate([np.ones((1,), bool), getitem(s, slice(1, None)) !=
+    new = concatenate([_xp_of(s).ones((1,), bool), getitem(s, slice(1, None)) !=
                        getitem(s, slice(None, -1))], 0)
     from ..prims.reductions import cumsum
     slot = cumsum(new, 0) - 1
@@ -263,7 +268,7 @@ def unique_inverse(x):
     """(values, inverse_indices), inverse shaped like ``x`` (array-API form)."""
     x = _arr(x)
     vals, inv = unique(x, return_inverse=True)
-    return vals, np.reshape(inv, tuple(x.shape))
+    return vals, inv.reshape(tuple(x.shape))
 
 
 def unique_all(x):
@@ -271,7 +276,7 @@ def unique_all(x):
     x = _arr(x)
     vals, idx, inv, cnt = unique(x, return_index=True, return_inverse=True,
                                  return_counts=True)
-    return vals, idx, np.reshape(inv, tuple(x.shape)), cnt
+    return vals, idx, inv.reshape(tuple(x.shape)), cnt
 
 
 def isin(element, test_elements, assume_unique=False, invert=False, *, kind=None):
@@ -281,7 +286,8 @@ def isin(element, test_elements, assume_unique=False, invert=False, *, kind=None
     """
     element = _arr(element)
     tests = _arr(test_elements)
-    if not isinstance(element, Tracer) and not isinstance(tests, Tracer):
+    if (not isinstance(element, Tracer) and not isinstance(tests, Tracer)
+            and _xp_of(element) is np and _xp_of(tests) is np):  # on the host
         return np.isin(element, tests, invert=invert)
     flat = reshape(tests, (-1,))
     hit = reshape(element, tuple(element.shape) + (1,)) == flat
@@ -292,7 +298,7 @@ def isin(element, test_elements, assume_unique=False, invert=False, *, kind=None
 
 def _flat_values(a, op):
     a = _arr(a)
-    return reshape(a, (-1,)), np.asarray(_values(a, op)).ravel()
+    return reshape(a, (-1,)), to_numpy(_values(a, op)).ravel()
 
 
 def intersect1d(ar1, ar2, assume_unique=False, return_indices=False):
@@ -301,7 +307,10 @@ def intersect1d(ar1, ar2, assume_unique=False, return_indices=False):
     _, v2 = _flat_values(ar2, "intersect1d")
     _, i1, i2 = np.intersect1d(v1, v2, assume_unique=assume_unique, return_indices=True)
     out = getitem(f1, i1)
-    return (out, i1, i2) if return_indices else out
+    if not return_indices:
+        return out
+    xp = _xp_of(f1)
+    return out, xp.asarray(i1), xp.asarray(i2)
 
 
 def union1d(ar1, ar2):
@@ -459,11 +468,17 @@ def _broadcast(x, shape):
 # --------------------------------------------------------------------------- #
 # Histograms
 # --------------------------------------------------------------------------- #
+def _bin_edges_host(a, bins, range):  # noqa: A002
+    """The bin edges, computed by NumPy on a host copy (a NumPy array)."""
+    vals = to_numpy(_values(a, "histogram_bin_edges"))
+    return np.histogram_bin_edges(vals, bins=to_numpy(_values(bins, "histogram_bin_edges"))
+                                  if hasattr(bins, "shape") else bins, range=range)
+
+
 def histogram_bin_edges(a, bins=10, range=None, weights=None):  # noqa: A002
     """Bin edges as ``np.histogram_bin_edges`` (needs concrete values; no derivative)."""
-    vals = np.asarray(_values(_arr(a), "histogram_bin_edges"))
-    return np.histogram_bin_edges(vals, bins=np.asarray(_values(bins, "histogram_bin_edges"))
-                                  if hasattr(bins, "shape") else bins, range=range)
+    a = _arr(a)
+    return _xp_of(a).asarray(_bin_edges_host(a, bins, range))
 
 
 def histogram(a, bins=10, range=None, density=None, weights=None):  # noqa: A002
@@ -473,19 +488,20 @@ def histogram(a, bins=10, range=None, density=None, weights=None):  # noqa: A002
     scatter-add of the weights (ones by default), so ``weights`` get a derivative.
     """
     a = _arr(a)
-    edges = histogram_bin_edges(a, bins, range)
-    vals = np.asarray(_values(a, "histogram")).ravel()
+    xp = _xp_of(a)
+    edges = _bin_edges_host(a, bins, range)  # bins are found on host copies
+    vals = to_numpy(_values(a, "histogram")).ravel()
     nb = len(edges) - 1
     idx = np.searchsorted(edges, vals, side="right") - 1
     idx[vals == edges[-1]] = nb - 1  # the last bin is closed
     inside = (idx >= 0) & (idx < nb)
     if weights is None:
-        upd = np.ones(int(inside.sum()), dtype=np.int64)
+        upd = xp.ones(int(inside.sum()), dtype=np.int64)
     else:
         upd = getitem(reshape(_arr(weights), (-1,)), np.nonzero(inside)[0])
     template, arrays = canonical_index((idx[inside],), (nb,))
     hist = scatter(None, upd, arrays, template, "add", shape=(nb,), dtype=upd.dtype)
     if density:
         from .reductions import sum as _sum
-        hist = hist / (_sum(hist) * np.diff(edges))
-    return hist, edges
+        hist = hist / (_sum(hist) * xp.asarray(np.diff(edges)))
+    return hist, xp.asarray(edges)

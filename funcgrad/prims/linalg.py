@@ -90,6 +90,18 @@ def _singular_error(op, a, err):
         "least-squares answer.")
 
 
+def _raising(impl):
+    """``impl`` run under ``cupyx.errstate(linalg="raise")``: CuPy's default is to
+    return NaN for a singular (or non positive definite) matrix; this makes it raise
+    ``LinAlgError`` as NumPy does, so the error messages above apply on the GPU too."""
+    def run(xp, *args, **params):
+        import cupyx
+        with cupyx.errstate(linalg="raise"):
+            return impl(xp, *args, **params)
+    run.__name__ = getattr(impl, "__name__", "impl") + "_raising"
+    return run
+
+
 def _batch_front(prim):
     """Batching rule of a one-operand primitive that maps over leading axes."""
     def rule(vals, dims, **params):
@@ -151,6 +163,7 @@ def _triangular_solve_impl(xp, a, b, lower, transpose_a, unit_diagonal):
 
 triangular_solve_p = Primitive("triangular_solve")
 triangular_solve_p.impl = _triangular_solve_impl
+triangular_solve_p.impls["cupy"] = _raising(_triangular_solve_impl)
 triangular_solve_p.shape_rule = _solve_shape
 
 
@@ -204,6 +217,7 @@ def _solve_impl(xp, a, b):
 
 solve_p = Primitive("solve")
 solve_p.impl = _solve_impl
+solve_p.impls["cupy"] = _raising(_solve_impl)
 solve_p.shape_rule = _solve_shape
 
 
@@ -241,6 +255,7 @@ def _inv_impl(xp, a):
 
 inv_p = Primitive("inv")
 inv_p.impl = _inv_impl
+inv_p.impls["cupy"] = _raising(_inv_impl)
 inv_p.shape_rule = lambda a: (tuple(a.shape), _float_dtype(a.dtype))
 inv_p.vjp = lambda out, a: lambda ct: (-_mm(_T(out), _mm(ct, _T(out))),)
 inv_p.jvp = lambda tangents, out, a: -_mm(out, _mm(tangents[0], out))
@@ -329,6 +344,7 @@ def _cholesky_jvp(tangents, out, a):
 
 cholesky_p = Primitive("cholesky")
 cholesky_p.impl = _cholesky_impl
+cholesky_p.impls["cupy"] = _raising(_cholesky_impl)
 cholesky_p.shape_rule = lambda a: (tuple(a.shape), _float_dtype(a.dtype))
 cholesky_p.vjp = _cholesky_vjp
 cholesky_p.jvp = _cholesky_jvp
