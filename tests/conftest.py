@@ -27,3 +27,22 @@ def _strict_vmap_fallback():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(params=["cpu", "cuda"])
+def on_backend(request):
+    """Run a test with each available backend as the default device.
+
+    The Tensor, nn and parity suites take it (``pytestmark``): on the CPU they run
+    as written; the CUDA case runs them with ``device_scope("cuda")`` on a machine
+    with a usable GPU and is skipped with the reason everywhere else.
+    """
+    if request.param == "cpu":
+        yield "cpu"
+        return
+    import funcgrad
+    status = funcgrad.gpu_status()
+    if not status.ok:
+        pytest.skip(f"CUDA backend: no usable GPU here ({status})")
+    with funcgrad.device_scope("cuda"):
+        yield "cuda"

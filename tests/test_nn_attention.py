@@ -17,6 +17,7 @@ import funcgrad.nn.functional as F
 import funcgrad.numpy as fnp
 from funcgrad.testing import check_grads
 
+
 RTOL, ATOL = 1e-6, 1e-10
 pytestmark = [pytest.mark.filterwarnings("ignore:Support for mismatched"),
               pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")]
@@ -528,3 +529,8 @@ def test_transformer_parity_with_torch_in_eval_mode(rng, batch_first):
                                       memory_key_padding_mask=src_kpm))
     _parity(lambda lib: lib.Transformer(8, 2, 2, 2, 16, dropout=0.0, batch_first=batch_first),
             [src, tgt], call, rng, train=False)
+
+
+# Every test here also runs with each available backend as the default device.
+pytestmark = [*(pytestmark if isinstance(pytestmark, list) else [pytestmark]),
+              pytest.mark.usefixtures("on_backend")]

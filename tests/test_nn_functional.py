@@ -8,6 +8,8 @@ import funcgrad as fg
 import funcgrad.nn.functional as F
 from funcgrad.testing import check_grads
 
+pytestmark = [*globals().get("pytestmark", []), pytest.mark.usefixtures("on_backend")]  # every backend
+
 
 def _away(x, gap=0.15):
     """``x`` pushed away from 0 (the kink of relu-like functions)."""

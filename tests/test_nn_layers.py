@@ -10,6 +10,8 @@ import pytest
 import funcgrad as fg
 import funcgrad.nn as nn
 
+pytestmark = [*globals().get("pytestmark", []), pytest.mark.usefixtures("on_backend")]  # every backend
+
 
 def _x(*shape, seed=0):
     return fg.Tensor(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))

@@ -11,6 +11,7 @@ import funcgrad.nn as fnn
 import funcgrad.nn.functional as F
 from funcgrad.testing import check_grads
 
+
 pytestmark = pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss")
 
 
@@ -307,3 +308,8 @@ def test_loss_modules_register_weight_buffers():
     assert repr(fnn.MSELoss()) == "MSELoss()"
     assert fnn.MSELoss(size_average=False).reduction == "sum"
     assert fnn.L1Loss(reduce=False).reduction == "none"
+
+
+# Every test here also runs with each available backend as the default device.
+pytestmark = [*(pytestmark if isinstance(pytestmark, list) else [pytestmark]),
+              pytest.mark.usefixtures("on_backend")]

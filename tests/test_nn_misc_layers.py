@@ -18,6 +18,8 @@ import funcgrad.nn.functional as F
 import funcgrad.numpy as fnp
 from funcgrad.testing import check_grads
 
+pytestmark = [*globals().get("pytestmark", []), pytest.mark.usefixtures("on_backend")]  # every backend
+
 RTOL, ATOL = 1e-6, 1e-10
 
 

@@ -13,6 +13,8 @@ import funcgrad.nn as nn
 import funcgrad.nn.functional as F
 from funcgrad.tree_util import keystr, tree_flatten_with_path, tree_leaves, tree_map
 
+pytestmark = [*globals().get("pytestmark", []), pytest.mark.usefixtures("on_backend")]  # every backend
+
 
 class Net(nn.Module):
     def __init__(self):

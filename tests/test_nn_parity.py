@@ -15,6 +15,7 @@ import pytest
 import funcgrad as fg
 import funcgrad.nn as fnn
 
+
 torch = pytest.importorskip("torch", reason="parity tests need PyTorch (pip install torch==2.13.0)")
 tnn = torch.nn
 
@@ -454,3 +455,8 @@ def test_reprs_match_torch():
     ]
     for make in makers:
         assert repr(make(fnn)) == repr(make(tnn))
+
+
+# Every test here also runs with each available backend as the default device.
+pytestmark = [*(pytestmark if isinstance(pytestmark, list) else [pytestmark]),
+              pytest.mark.usefixtures("on_backend")]

@@ -13,6 +13,8 @@ import funcgrad as fg
 import funcgrad.nn as nn
 from funcgrad.testing import check_grads
 
+pytestmark = [*globals().get("pytestmark", []), pytest.mark.usefixtures("on_backend")]  # every backend
+
 L, N, I, H = 5, 2, 3, 4
 
 

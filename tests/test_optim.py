@@ -10,6 +10,8 @@ import funcgrad.optim.functional as F
 from funcgrad.serialization import load, save
 from funcgrad.tensor import Tensor
 
+pytestmark = [*globals().get("pytestmark", []), pytest.mark.usefixtures("on_backend")]  # every backend
+
 CONFIGS = [
     ("SGD", F.sgd, dict(lr=0.1)),
     ("SGD", F.sgd, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),

@@ -11,6 +11,8 @@ import pytest
 import funcgrad as fg
 from funcgrad.tensor import Tensor
 
+pytestmark = [*globals().get("pytestmark", []), pytest.mark.usefixtures("on_backend")]  # every backend
+
 torch = pytest.importorskip("torch", reason="parity tests need PyTorch (pip install torch==2.13.0)")
 
 STEPS = 20

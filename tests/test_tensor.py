@@ -11,6 +11,8 @@ import pytest
 import funcgrad as torch  # the PyTorch-style front, used the way PyTorch code uses it
 import funcgrad as fg
 
+pytestmark = [*globals().get("pytestmark", []), pytest.mark.usefixtures("on_backend")]  # every backend
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 

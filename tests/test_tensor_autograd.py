@@ -8,6 +8,8 @@ import funcgrad as fg
 import funcgrad.numpy as fnp
 from funcgrad.prims.indexing import take_along_axis
 
+pytestmark = [*globals().get("pytestmark", []), pytest.mark.usefixtures("on_backend")]  # every backend
+
 
 def _t(a, dtype=torch.float64):
     return torch.tensor(np.asarray(a, dtype=np.float64), dtype=dtype, requires_grad=True)

@@ -9,6 +9,8 @@ import pytest
 
 import funcgrad as fg
 
+pytestmark = [*globals().get("pytestmark", []), pytest.mark.usefixtures("on_backend")]  # every backend
+
 torch = pytest.importorskip("torch", reason="parity tests need PyTorch (pip install torch==2.13.0)")
 
 RTOL, ATOL = 1e-12, 1e-13

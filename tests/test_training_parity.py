@@ -30,6 +30,8 @@ torch = pytest.importorskip("torch", reason="parity tests need PyTorch (pip inst
 from torch.utils.data import DataLoader as TDataLoader  # noqa: E402
 from torch.utils.data import TensorDataset as TTensorDataset  # noqa: E402
 
+pytestmark = [*globals().get("pytestmark", []), pytest.mark.usefixtures("on_backend")]  # every backend
+
 STEPS = 20
 RTOL = {"float64": 1e-6, "float32": 1e-4}
 DTYPES = ["float64", "float32"]
