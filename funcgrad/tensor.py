@@ -393,7 +393,8 @@ class Tensor(Tracer):
 
     @classmethod
     def _wrap(cls, data):
-        t = Tensor.__new__(Tensor)
+        """A new ``cls`` around ``data`` with no graph (the fast constructor)."""
+        t = cls.__new__(cls)
         t.data = data
         t.node = None
         t.requires_grad = False

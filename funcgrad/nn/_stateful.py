@@ -34,17 +34,6 @@ class _StateBuffer(Tensor):
     __slots__ = ()
     _functional_state = True
 
-    @classmethod
-    def _wrap(cls, data):
-        t = cls.__new__(cls)
-        t.data = data
-        t.node = None
-        t.requires_grad = False
-        t.grad = None
-        t._version = 0
-        t._retains_grad = False
-        return t
-
 
 def _merge(dicts):
     if dicts is None:
