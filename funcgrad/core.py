@@ -285,11 +285,11 @@ class Tracer:
     # -- abstract value ------------------------------------------------------
     @property
     def shape(self):  # pragma: no cover - overridden
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define shape")
 
     @property
     def dtype(self):  # pragma: no cover - overridden
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define dtype")
 
     @property
     def ndim(self):

@@ -45,6 +45,17 @@ CONFIG = Config()
 
 
 @lru_cache(maxsize=None)
+
+def classic_step(model, opt, loss_fn, x, y):
+    """The classic PyTorch training step, for any library with PyTorch's API."""
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
 def problem(cfg):
     """Shared initial weights ``[W1, b1, W2, b2, ...]`` (W is (out, in)) and a batch."""
     rng = np.random.default_rng(cfg.seed)
@@ -205,13 +216,7 @@ def funcgrad_eager(cfg=CONFIG):
         opt = optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
         loss_fn = nn.CrossEntropyLoss()
 
-        def step():
-            opt.zero_grad()
-            loss = loss_fn(model(xt), yt)
-            loss.backward()
-            opt.step()
-            return loss
-        return step, model
+        return classic_step(model, opt, loss_fn, xt, yt), model
 
     def check():
         step, model = build()
@@ -282,13 +287,7 @@ def torch_eager(cfg=CONFIG):
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
         loss_fn = torch.nn.CrossEntropyLoss()
 
-        def step():
-            opt.zero_grad()
-            loss = loss_fn(model(xt), yt)
-            loss.backward()
-            opt.step()
-            return loss
-        return step, model
+        return classic_step(model, opt, loss_fn, xt, yt), model
 
     def check():
         step, model = build()

@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .w2_mlp import classic_step
+
 TITLE = "W3: LeNet CNN training step, batch 64x1x28x28, SGD lr 0.01 (float32)"
 UNIT = "ms"
 SCALE = 1e3
@@ -185,13 +187,7 @@ def funcgrad_eager():
         opt = optim.SGD(model.parameters(), lr=LR)
         loss_fn = nn.CrossEntropyLoss()
 
-        def step():
-            opt.zero_grad()
-            loss = loss_fn(model(xt), yt)
-            loss.backward()
-            opt.step()
-            return loss
-        return step, model
+        return classic_step(model, opt, loss_fn, xt, yt), model
 
     def check():
         step, model = build()
@@ -247,13 +243,7 @@ def torch_eager():
         opt = torch.optim.SGD(model.parameters(), lr=LR)
         loss_fn = torch.nn.CrossEntropyLoss()
 
-        def step():
-            opt.zero_grad()
-            loss = loss_fn(model(xt), yt)
-            loss.backward()
-            opt.step()
-            return loss
-        return step, model
+        return classic_step(model, opt, loss_fn, xt, yt), model
 
     def check():
         step, model = build()

@@ -78,7 +78,8 @@ class _NormBase(Module):
                 f"track_running_stats={self.track_running_stats}")
 
     def _check_input_dim(self, input):
-        raise NotImplementedError
+        # An abstract hook, as in PyTorch's _NormBase: each subclass checks its rank.
+        raise NotImplementedError(f"{type(self).__name__} must define _check_input_dim")
 
 
 class _BatchNorm(_NormBase):
