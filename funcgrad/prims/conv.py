@@ -28,7 +28,10 @@ pixels, examples or groups.
     dim only (:func:`_row_windows`): ``kernel[-1]`` shifted copies instead of
     ``prod(kernel)``, the other kernel offsets being strides of a view that
     BLAS reads directly.  That halves the data movement of 3x3 layers with
-    a few channels or more, and of every input gradient.
+    a few channels or more, and of every input gradient.  With few channels
+    (:func:`_prefer_rows` false, e.g. a first layer on 1-3 input channels)
+    the weight gradient takes the full flat columns instead: ``y`` then sits
+    on them as it is, and the transposed copy of ``y`` is not needed.
     NumPy's batched ``matmul`` calls BLAS only on operands whose matrices are
     C-contiguous (row-strided is fine; transposed is not), so small operands
     are copied into that layout; the weight gradient sums per-example products
@@ -361,12 +364,19 @@ def _conv_weight_grad_impl(xp, x, y, *, kernel, stride, padding, dilation, group
     n, c = x.shape[:2]
     co = y.shape[1]
     g, cog, cg = groups, co // groups, c // groups
-    yt = _transposed_cols(xp, y, out, m, g)  # (N, G, P, C_out/G)
-    p = yt.shape[2]
     # Per-example products summed over N: BLAS is far faster on those than on
     # one product with an inner dimension N*P (and the copy for it), as long
     # as N partial weight gradients fit.
     per_example = _per_example_fits(n * co * cg * W.prod(kernel), x.size)
+    if m is not None and per_example and nd > 1 and not _prefer_rows(cg, cog, kernel):
+        # Few channels: full columns beat row windows (as in conv), and ``y``
+        # goes on the flat columns as is (no transposed copy): dw = y @ cols^T.
+        cols = xp.ascontiguousarray(_window_view(xp, xpad, kernel, stride, dilation, out, m))
+        yq = _flat_cols(xp, y, out, m, 0).reshape(n, g, cog, -1)
+        dw = xp.matmul(yq, xp.swapaxes(cols.reshape(n, g, cg * W.prod(kernel), -1), 2, 3))
+        return dw.sum(axis=0).reshape((co, cg) + kernel)  # (G, C_out/G, C/G*K)
+    yt = _transposed_cols(xp, y, out, m, g)  # (N, G, P, C_out/G)
+    p = yt.shape[2]
     if m is not None and per_example:
         rows = _row_windows(xp, xpad, kernel, dilation, out, m, g)
         dw = xp.matmul(rows, yt.reshape((n, g) + (1,) * (nd - 1) + (p, cog))).sum(axis=0)
