@@ -9,6 +9,7 @@ the trace below it.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -450,7 +451,7 @@ def _place_batch_axis(val, d, oa, size, k):
 # --------------------------------------------------------------------------- #
 def _std_basis(leaves):
     """Rows of an identity over all leaves: one (M, *shape) array per leaf."""
-    sizes = [int(np.prod(l.shape, dtype=np.int64)) for l in leaves]
+    sizes = [math.prod(l.shape) for l in leaves]
     total = sum(sizes)
     dtype = np.result_type(*[l.dtype for l in leaves]) if leaves else np.float64
     # On the leaves' device: the basis rows are cotangents/tangents of device arrays.

@@ -14,6 +14,7 @@ Values positional, metadata keyword-only: ``bind(*values, **params)``.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import sys
 import threading
@@ -297,7 +298,7 @@ class Tracer:
 
     @property
     def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def __len__(self):
         if not self.shape:
@@ -385,7 +386,7 @@ class ShapedArray:
 
     @property
     def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def __eq__(self, other):
         return (isinstance(other, ShapedArray) and self.shape == other.shape

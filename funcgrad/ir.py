@@ -24,6 +24,7 @@ generation in :mod:`funcgrad.jit`).
 from __future__ import annotations
 
 import functools
+import math
 import os
 
 import numpy as np
@@ -70,7 +71,7 @@ class Var:
 
     @property
     def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def __repr__(self):
         return f"Var({type_str(self.shape, self.dtype)})"

@@ -511,6 +511,9 @@ def log_softmax(input, dim=None, dtype=None):  # noqa: A002
     """``input - logsumexp(input, dim)``: log-probabilities, without overflow."""
     x = float_input(input) if dtype is None else cast(as_tensor_arg(input), D.as_dtype(dtype))
     d = _dim_arg(dim, x.ndim, "log_softmax")
+    if x.ndim and x.dtype.kind == "f":  # one primitive (one graph node)
+        from .prims.softmax import log_softmax as log_softmax_prim
+        return log_softmax_prim(x, d)
     return x - fnp.logsumexp(x, d, keepdims=True)
 
 

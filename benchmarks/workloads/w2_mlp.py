@@ -44,8 +44,6 @@ class Config:
 CONFIG = Config()
 
 
-@lru_cache(maxsize=None)
-
 def classic_step(model, opt, loss_fn, x, y):
     """The classic PyTorch training step, for any library with PyTorch's API."""
     def step():
@@ -56,6 +54,8 @@ def classic_step(model, opt, loss_fn, x, y):
         return loss
     return step
 
+
+@lru_cache(maxsize=None)
 def problem(cfg):
     """Shared initial weights ``[W1, b1, W2, b2, ...]`` (W is (out, in)) and a batch."""
     rng = np.random.default_rng(cfg.seed)

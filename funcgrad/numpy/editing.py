@@ -6,6 +6,8 @@ entries that were kept and to the inserted values.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..core import Tracer, concrete
@@ -127,7 +129,7 @@ def resize(a, new_shape):
     if any(int(d) < 0 for d in new_shape):
         raise ValueError(f"resize: all elements of `new_shape` must be non-negative, got "
                          f"{new_shape}")
-    total = int(np.prod(new_shape, dtype=np.int64))
+    total = math.prod(new_shape)
     flat = _ravel(a)
     if flat.shape[0] == 0 or total == 0:
         from ..prims.creation import zeros_like

@@ -7,6 +7,8 @@ backwards).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..prims import products as P
@@ -22,7 +24,7 @@ def _arr(a):
 
 
 def _prod(shape):
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(shape)
 
 
 def matmul(x1, x2):

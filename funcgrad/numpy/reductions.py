@@ -12,6 +12,8 @@ Differences, integrals, convolution, interpolation and covariance live in
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..prims import reductions as R
@@ -94,7 +96,7 @@ product = prod
 
 def _count(a, axis, op="mean"):
     axes = normalize_axes(axis, a.ndim, op)
-    return int(np.prod([a.shape[i] for i in axes], dtype=np.int64))
+    return math.prod([a.shape[i] for i in axes])
 
 
 def _as_float(a, dtype):

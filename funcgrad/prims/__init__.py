@@ -9,7 +9,7 @@ import types
 
 from .. import ad, batching
 from . import creation, elementwise, indexing, reductions, shape_ops  # noqa: F401
-from . import conv, linalg, pool, products, sorting, special  # noqa: F401
+from . import conv, linalg, linear, pool, products, softmax, sorting, special  # noqa: F401
 
 _engine_ops = types.SimpleNamespace(
     add=elementwise.add,

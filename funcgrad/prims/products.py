@@ -17,6 +17,7 @@ operands; see :func:`_einsum_transpose` for repeated and summed-out indices.
 from __future__ import annotations
 
 import functools
+import math
 import string
 
 import numpy as np
@@ -95,7 +96,7 @@ def _matmul_t_rhs(ct, x, ya):
 
 
 def _prod(shape):
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(shape)
 
 
 defbilinear(matmul_p, _matmul_t_lhs, _matmul_t_rhs)

@@ -7,6 +7,8 @@ operations have equal, hashable parameters -- the jit cache relies on that.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..core import Primitive
@@ -58,7 +60,7 @@ def resolve_shape(shape, size, op="reshape", from_shape=None):
     unknown = [i for i, s in enumerate(shape) if s == -1]
     if len(unknown) > 1:
         raise ValueError(f"{op}: can only specify one unknown dimension (-1), got {shape}")
-    known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+    known = math.prod([s for s in shape if s != -1])
     if unknown:
         if known == 0 or size % known:
             raise ValueError(f"{op}: cannot reshape array of size {size} "
@@ -78,7 +80,7 @@ def reshape(x, shape):
 
 
 def _size(x):
-    return int(np.prod(x.shape, dtype=np.int64))
+    return math.prod(x.shape)
 
 
 # --------------------------------------------------------------------------- #

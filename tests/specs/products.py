@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from funcgrad.prims import products as P
+from funcgrad.prims import linear as L, products as P
 from funcgrad.testing import strategies as fst
 from tests.specs import PrimSpec
 
@@ -30,12 +30,25 @@ def einsum_cases(draw, exprs):
     return ops, {"subscripts": expr}
 
 
+@st.composite
+def linear_cases(draw):
+    """x of rank 1..3 against a (n, k) weight, with or without a bias."""
+    rank = draw(st.integers(1, 3))
+    k, n = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    lead = tuple(draw(st.integers(1, 3)) for _ in range(rank - 1))
+    args = (draw(fst.arrays(shape=lead + (k,))), draw(fst.arrays(shape=(n, k))))
+    if draw(st.booleans()):
+        args += (draw(fst.arrays(shape=(n,))),)
+    return args, {}
+
+
 CONTRACTIONS = ["ij,jk->ik", "bij,bjk->bik", "ij,jk,kl->il", "ij,j->i", "ij,ij->", "i,i,i->"]
 DIAGONALS = ["ii->i", "ii->", "iij->j", "ii,i->i", "ij,jj->ij"]
 REARRANGE = ["ij->i", "ij->ji", "ijk->kji", "i,j->ij", ",i->i", "ijk,k->ki"]
 
 SPECS = [
     PrimSpec(P.matmul_p, matmul_cases()),
+    PrimSpec(L.linear_p, linear_cases()),
     PrimSpec(P.einsum_p, einsum_cases(CONTRACTIONS), name="einsum_contract"),
     PrimSpec(P.einsum_p, einsum_cases(DIAGONALS), name="einsum_diagonal"),
     PrimSpec(P.einsum_p, einsum_cases(REARRANGE), name="einsum_rearrange"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from funcgrad.prims import reductions as R
+from funcgrad.prims import reductions as R, softmax as S
 from funcgrad.testing import strategies as fst
 from tests.specs import PrimSpec
 
@@ -73,4 +73,6 @@ SPECS = [
                                      {"reverse": st.booleans()})),
     PrimSpec(R.cumprod_p, _axis_case(with_zeros(nonscalar), {"reverse": st.booleans()}),
              name="cumprod_zeros"),
+    # smooth everywhere; values up to +-30 exercise the shift by the maximum
+    PrimSpec(S.log_softmax_p, _axis_case(fst.arrays(shape=nonscalar, low=-30, high=30), {})),
 ]

@@ -11,6 +11,8 @@ import math
 import numpy as np
 
 from ... import numpy as fnp
+from ...prims.shape_ops import normalize_axes
+from ...prims.softmax import log_softmax as _log_softmax
 from ...prims.special import erf
 from ._util import arr, log1pexp, relu0
 
@@ -222,6 +224,8 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
         dim = _softmax_dim(x.ndim)
     if x.ndim == 0:
         return x - x
+    if x.dtype.kind == "f":  # one primitive (one graph node), see funcgrad/prims/softmax.py
+        return _log_softmax(x, normalize_axes(dim, x.ndim, "log_softmax")[0])
     return x - fnp.logsumexp(x, axis=dim, keepdims=True)
 
 

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from ... import numpy as fnp
+from ...prims.linear import linear as _linear
 from ...tensor import Tensor, no_grad
 from .. import _random
 from ._util import arr, concrete_or_none
@@ -35,6 +36,13 @@ def linear(input, weight, bias=None):
         raise ValueError(f"linear: mat1 and mat2 shapes cannot be multiplied: input of shape "
                          f"{tuple(x.shape)} against weight of shape {tuple(w.shape)} (the "
                          f"input's last dimension must be in_features={w.shape[-1]})")
+    if w.ndim == 2 and (bias is None or fnp.ndim(bias) == 1):
+        if bias is not None and fnp.shape(bias)[0] not in (w.shape[0], 1):
+            raise ValueError(f"linear: bias of shape {tuple(fnp.shape(bias))} does not match "
+                             f"the weight of shape {tuple(w.shape)} (expected "
+                             f"({w.shape[0]},), one entry per output feature)")
+        # one fused primitive: one graph node, one GEMM, the bias added in place
+        return _linear(x, w, None if bias is None else arr(bias))
     out = fnp.matmul(x, fnp.swapaxes(w, -1, -2) if w.ndim == 2 else w)
     if bias is not None:
         out = out + bias

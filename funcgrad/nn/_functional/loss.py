@@ -132,14 +132,24 @@ def _class_setup(x, t, weight, op):
 
 
 def _check_targets(t, c, ignore_index, op):
+    """Range-check concrete targets; return True when none of them is ``ignore_index``.
+
+    (Traced targets are not checked, and may hold ``ignore_index``: False.)
+    """
     vals = concrete_or_none(t)
-    if vals is None or vals.size == 0:
-        return
+    if vals is None:
+        return False
+    if vals.size == 0:
+        return True
+    lo, hi = vals.min(), vals.max()
+    if 0 <= lo and hi < c:  # the common case: two reductions, no masks
+        return not (0 <= ignore_index < c) or not (vals == ignore_index).any()
     bad = (vals != ignore_index) & ((vals < 0) | (vals >= c))
     if bad.any():
         v = vals[bad].flat[0]
         raise IndexError(f"{op}: Target {v} is out of bounds. The input has {c} classes, so "
                          f"targets must be in [0, {c - 1}] (or ignore_index={ignore_index}).")
+    return False  # every out-of-range value is ignore_index
 
 
 def _class_mask(t, c, cdim):
@@ -155,10 +165,21 @@ def _bcast_weight(weight, ndim, cdim):
     return fnp.reshape(weight, tuple(shape))
 
 
-def _nll(logp, t, weight, ignore_index, reduction, cdim, c):
-    """nll_loss on log-probabilities with a class-index target."""
+def _nll(logp, t, weight, ignore_index, reduction, cdim, c, all_valid=False):
+    """nll_loss on log-probabilities with a class-index target.
+
+    ``all_valid``: the targets are known to hold no ``ignore_index``.
+    """
     # Gather the target's log-probability (one gather, whose backward is one
     # scatter) rather than masking all C classes with a one-hot `where`.
+    n = math.prod(t.shape)
+    if all_valid and weight is None and n:  # the common case: no masks, no weights
+        picked = fnp.squeeze(fnp.take_along_axis(logp, fnp.expand_dims(t, cdim), axis=cdim),
+                             cdim)
+        if reduction == "none":
+            return -picked
+        total = fnp.sum(picked)
+        return -total if reduction == "sum" else total * (-1.0 / n)
     valid = t != ignore_index
     safe = fnp.where(valid, t, 0)  # ignored targets pick class 0, then get weight 0
     picked = fnp.squeeze(fnp.take_along_axis(logp, fnp.expand_dims(safe, cdim), axis=cdim),
@@ -192,8 +213,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     check_reduction(reduction, "nll_loss")
     x, t = arr(input), arr(target)
     cdim, c = _class_setup(x, t, weight, "nll_loss")
-    _check_targets(t, c, ignore_index, "nll_loss")
-    return _nll(x, t, weight, ignore_index, reduction, cdim, c)
+    all_valid = _check_targets(t, c, ignore_index, "nll_loss")
+    return _nll(x, t, weight, ignore_index, reduction, cdim, c, all_valid)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
@@ -240,9 +261,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                              "target")
         return _soft_cross_entropy(x, t, weight, reduction, label_smoothing, cdim)
     cdim, c = _class_setup(x, t, weight, "cross_entropy")
-    _check_targets(t, c, ignore_index, "cross_entropy")
+    all_valid = _check_targets(t, c, ignore_index, "cross_entropy")
     logp = log_softmax(x, cdim)
-    nll = _nll(logp, t, weight, ignore_index, reduction, cdim, c)
+    nll = _nll(logp, t, weight, ignore_index, reduction, cdim, c, all_valid)
     if label_smoothing == 0.0:
         return nll
     valid = t != ignore_index
