@@ -16,11 +16,10 @@
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from . import random as fr
+from ._donation import private
 from .core import ConcretizationError
 from .ir import Var
 from .nn import _random as _nn_random
@@ -29,7 +28,6 @@ from .nn.parameter import Parameter
 from .tensor import Tensor
 
 _DUMMY_KEY = fr.key(0)
-_getrefcount = sys.getrefcount
 
 
 # --------------------------------------------------------------------------- #
@@ -190,24 +188,6 @@ def as_array(v):
 # --------------------------------------------------------------------------- #
 # Donation: which buffers may a program overwrite?
 # --------------------------------------------------------------------------- #
-def private(a, holders=2):
-    """May a program overwrite the NumPy array ``a``: does nobody else see it?
-
-    ``holders`` is how many references the caller knows of (e.g. the Tensor's
-    slot and the caller's local name); this function's parameter and
-    getrefcount's argument add two.  A view of ``a`` holds a reference too
-    (``.base``), and the memory of a view belongs to another array, so both
-    answer False.
-    """
-    return type(a) is np.ndarray and a.base is None and a.flags.writeable and \
-        _getrefcount(a) <= holders + 2
-
-
-def unshared(obj, holders):
-    """Do only the ``holders`` references the caller knows of reach ``obj``?"""
-    return _getrefcount(obj) <= holders + 2
-
-
 def gather(tensors, mine=None):
     """The data of ``tensors``; the ids of those that nobody else sees are added to ``mine``.
 
@@ -315,6 +295,6 @@ def aval_key(leaves):
                   else (type(x), x) for x in leaves])
 
 
-__all__ = ["ModelView", "Recorder", "Feeder", "hooked", "make_draws", "gather", "private",
-           "unshared", "reachable_inputs", "split_program", "scalar_loss", "aval_key",
+__all__ = ["ModelView", "Recorder", "Feeder", "hooked", "make_draws", "gather",
+           "reachable_inputs", "split_program", "scalar_loss", "aval_key",
            "as_array", "data_of", "tracing_draws"]

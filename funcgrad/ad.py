@@ -20,6 +20,9 @@ The same :func:`record` and :func:`backward_pass` serve ``funcgrad.grad`` and
 """
 from __future__ import annotations
 
+import heapq
+import itertools
+
 import numpy as np
 
 from .config import config
@@ -28,6 +31,8 @@ from .core import (ConcretizationError, MissingRuleError, Trace, Tracer, bind,
 
 # Primitives the engine itself needs; installed by funcgrad.prims at import.
 _ops = None
+# Creation numbers of graph nodes (atomic under the GIL: threads may record at once).
+_next_seq = itertools.count().__next__
 
 
 def _install_ops(ops):
@@ -45,9 +50,11 @@ class Node:
     incoming cotangents to it without storing per-edge metadata.
     """
 
-    # ``lazy`` (left unset by __init__) lets the Tensor front keep what it needs
-    # to rebuild the rule on Tensors for backward(create_graph=True).
-    __slots__ = ("vjp", "parents", "shape", "dtype", "prim", "lazy", "__weakref__")
+    # ``lazy`` lets the Tensor front keep what it needs to rebuild the rule on
+    # Tensors for backward(create_graph=True) and check versions.  ``seq``
+    # numbers nodes in creation order -- a topological order, since a node is
+    # made after its parents -- so a backward pass needs no graph sort.
+    __slots__ = ("vjp", "parents", "shape", "dtype", "prim", "seq", "lazy", "__weakref__")
 
     def __init__(self, vjp, parents, shape, dtype, prim):
         self.vjp = vjp
@@ -55,6 +62,8 @@ class Node:
         self.shape = shape
         self.dtype = dtype
         self.prim = prim
+        self.seq = _next_seq()
+        self.lazy = None
 
     def __repr__(self):
         name = self.prim.name if self.prim is not None else "leaf"
@@ -136,27 +145,6 @@ def projection_nodes(multi_node, outs):
 # --------------------------------------------------------------------------- #
 # Backward pass
 # --------------------------------------------------------------------------- #
-def toposort(roots):
-    """Nodes reachable from ``roots``, consumers before producers."""
-    visited = set()
-    order = []
-    stack = [(r, False) for r in roots]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if node in visited:
-            continue
-        visited.add(node)
-        stack.append((node, True))
-        for p in node.parents:
-            if p is not None and p not in visited:
-                stack.append((p, False))
-    order.reverse()
-    return order
-
-
 def _add_cts(a, b):
     if a is None:
         return b
@@ -180,9 +168,10 @@ def _fit(ct, node):
 def backward_pass(seeds, retain_graph=False, on_node=None, order=None, capture=None):
     """Propagate cotangents from ``seeds`` (pairs of node and cotangent).
 
-    ``order``, when given, lists the graph's nodes in creation order (a trace
-    records it as it goes), which saves the topological sort: reversed
-    creation order visits every consumer before its producers.
+    Nodes are visited in reverse creation order, which puts every consumer
+    before its producers: ``order``, when given, lists the graph's nodes in
+    creation order (a trace records it as it goes); otherwise the reached
+    nodes go through a heap keyed by their creation number ``seq``.
 
     Returns a dict mapping each reached leaf node (``prim is None``) -- and
     each node in ``capture`` -- to its summed cotangent.  Unless
@@ -193,12 +182,24 @@ def backward_pass(seeds, retain_graph=False, on_node=None, order=None, capture=N
     for node, ct in seeds:
         cts[node] = _add_cts(cts.get(node), ct)
     leaf_cts = {}
-    if on_node is None and config.debug_nans:
-        from .debug import check_cotangents as on_node
+    if config.debug_nans:
+        from .debug import check_cotangents
+        if on_node is None:
+            on_node = check_cotangents
+        else:
+            first = on_node
+
+            def on_node(node):  # the caller's hook first (it may restage node.vjp)
+                first(node)
+                check_cotangents(node)
     pop = cts.pop
     get = cts.get
     add = _ops.add
-    for node in (reversed(order) if order is not None else toposort([n for n, _ in seeds])):
+    heap = None
+    if order is None:  # a max-heap of reached nodes by creation number
+        heap = [(-node.seq, node) for node in cts]
+        heapq.heapify(heap)
+    for node in (reversed(order) if order is not None else _drain(heap)):
         ct = pop(node, None)
         if ct is None:
             continue
@@ -212,6 +213,7 @@ def backward_pass(seeds, retain_graph=False, on_node=None, order=None, capture=N
         in_cts = node.vjp(ct)
         if not retain_graph:
             node.vjp = _freed
+            node.lazy = None  # the Tensor front's saved inputs go too, as PyTorch frees them
         for parent, ict in zip(node.parents, in_cts):
             if parent is None or ict is None:
                 continue
@@ -221,9 +223,21 @@ def backward_pass(seeds, retain_graph=False, on_node=None, order=None, capture=N
             prev = get(parent)
             if prev is None:
                 cts[parent] = ict
+                if heap is not None:
+                    heappush(heap, (-parent.seq, parent))
             else:  # tuples are the cotangents of multi-output nodes
                 cts[parent] = _add_cts(prev, ict) if type(prev) is tuple else add(prev, ict)
     return leaf_cts
+
+
+heappush = heapq.heappush
+
+
+def _drain(heap):
+    """Pop ``heap``'s nodes, latest-created first (it grows while being drained)."""
+    pop = heapq.heappop
+    while heap:
+        yield pop(heap)[1]
 
 
 def raise_missing(missing, transform):
@@ -470,4 +484,4 @@ def instantiate_zero(tangent, primal):
 
 
 __all__ = ["Node", "VJPTrace", "VJPTracer", "JVPTrace", "JVPTracer", "backward_pass",
-           "record", "toposort", "ConcretizationError"]
+           "record", "ConcretizationError"]

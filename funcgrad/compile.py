@@ -37,8 +37,8 @@ import numpy as np
 
 from . import backends
 from ._compile_support import (Feeder, ModelView, Recorder, as_array, aval_key, data_of,
-                               gather, hooked, make_draws, private, reachable_inputs,
-                               scalar_loss, unshared)
+                               gather, hooked, make_draws, reachable_inputs, scalar_loss)
+from ._donation import private, unshared
 from ._compiled_module import CompiledModule, as_model
 from .api import value_and_grad
 from .config import config

@@ -18,12 +18,18 @@ class Config:
         rule: ``"error"`` (default) or ``"loop"`` (run it once per example and
         stack, warning once per primitive).
     log_retraces: ``jit`` logs why it traced a function again.
+    optimizer_compile_after: the stateful optimizers (``funcgrad.optim``)
+        compile a parameter group's update -- one in-place replay instead of
+        one array per operation -- once they have stepped it this many times
+        with the same shapes and hyperparameters (``lr`` may change); ``None``
+        keeps every step eager.  Results are bit-identical either way.
     """
 
     _defaults = {
         "debug_nans": False,
         "vmap_fallback": os.environ.get("FUNCGRAD_VMAP_FALLBACK", "error"),
         "log_retraces": False,
+        "optimizer_compile_after": 2,
     }
 
     def __init__(self):
@@ -45,6 +51,10 @@ class Config:
                 f"{sorted(self._defaults)}")
         if name == "vmap_fallback" and value not in ("error", "loop"):
             raise ValueError(f"vmap_fallback must be 'error' or 'loop', got {value!r}")
+        if name == "optimizer_compile_after" and value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise ValueError(f"optimizer_compile_after must be a non-negative int or None, "
+                             f"got {value!r}")
         object.__setattr__(self, name, value)
 
     @contextlib.contextmanager

@@ -248,9 +248,8 @@ def _record(prim, out, result, args, values, parents, params, noted):
         outs = [(weakref.ref(r), _weak_or_strong(o)) for r, o in zip(result, out)]
     else:
         outs = (weakref.ref(result), _weak_or_strong(out))
-    node.lazy = (tuple(a if p is not None else v for a, v, p in zip(args, values, parents)),
-                 outs, params)
-    _guard_versions(node, noted)
+    # (the versions in ``noted`` are checked by the backward pass: _check_versions)
+    node.lazy = (args, values, outs, params, noted)
     return node
 
 
@@ -264,7 +263,8 @@ def _weak_or_strong(value):
 
 def _tensor_rule(node):
     """``node``'s VJP rule staged on Tensors (inputs that require grad, its output)."""
-    residuals, outs, params = node.lazy
+    args, values, outs, params, _ = node.lazy
+    residuals = tuple(a if p is not None else v for a, v, p in zip(args, values, node.parents))
     prim = node.prim
     if isinstance(outs, list):
         out = [_output_alias(r, o, node) for r, o in outs]
@@ -292,18 +292,15 @@ def _output_alias(result_ref, out_ref, node):
 
 def _restage_on_tensors(node):
     """backward_pass hook for create_graph: run this node's rule on Tensors."""
-    if getattr(node, "lazy", None) is not None and node.prim is not None:
-        check = node.vjp
-        rule = _tensor_rule(node)
-
-        def vjp(ct):
-            check(None)  # the in-place check only (see _guard_versions)
-            return rule(ct)
-        node.vjp = vjp
+    _check_versions(node)
+    if node.lazy is not None and node.prim is not None:
+        if node.vjp is ad._freed:
+            ad._freed(None)  # the graph was already walked and freed
+        node.vjp = _tensor_rule(node)
 
 
-def _guard_versions(node, noted):
-    """Make ``node``'s VJP fail, PyTorch-style, if a saved tensor was modified in place.
+def _check_versions(node):
+    """backward_pass hook: fail, PyTorch-style, if a saved tensor was modified in place.
 
     Versions of the inputs that require grad are noted when recording (cheap).
     The rule runs on the values it saved then, so it could not give a wrong
@@ -311,22 +308,17 @@ def _guard_versions(node, noted):
     that, so when a version changed, the rule staged on Tensors is inspected
     and the error raised if that tensor is one the rule saves.
     """
-    vjp = node.vjp
-    name = node.prim.name
-    node_ref = weakref.ref(node)  # the closure becomes node.vjp: no reference cycle
-
-    def checked(ct):
-        for t, v in noted:
-            if t._version != v and any(s is t for s in _saved_tensors(
-                    _tensor_rule(node_ref()))):
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been "
-                    f"modified by an inplace operation: [{t.dtype} {list(t.shape)}] is at "
-                    f"version {t._version}; expected version {v} instead (saved by "
-                    f"'{name}'). Hint: avoid the in-place operation (use out = x * 2 "
-                    "instead of x.mul_(2)), or .clone() the tensor before modifying it.")
-        return None if ct is None else vjp(ct)
-    node.vjp = checked
+    lazy = node.lazy
+    if lazy is None:
+        return
+    for t, v in lazy[4]:
+        if t._version != v and any(s is t for s in _saved_tensors(_tensor_rule(node))):
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been "
+                f"modified by an inplace operation: [{t.dtype} {list(t.shape)}] is at "
+                f"version {t._version}; expected version {v} instead (saved by "
+                f"'{node.prim.name}'). Hint: avoid the in-place operation (use out = x * 2 "
+                "instead of x.mul_(2)), or .clone() the tensor before modifying it.")
 
 
 # --------------------------------------------------------------------------- #
@@ -502,8 +494,8 @@ class Tensor(Tracer):
         from .torch_api import format_tensor
         return format_tensor(self)
 
-    def __hash__(self):
-        return id(self)
+    # Identity hash (as torch.Tensor's), the C slot: Tensors key optimizer state dicts.
+    __hash__ = object.__hash__
 
     def __bool__(self):
         if self.data.size != 1:
@@ -549,7 +541,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         capture |= set(wanted)
     with set_grad_enabled(create_graph):
         cts = ad.backward_pass(seeds, retain_graph=retain, capture=capture or None,
-                               on_node=_restage_on_tensors if create_graph else None)
+                               on_node=_restage_on_tensors if create_graph else _check_versions)
         for node, ct in cts.items():
             if wanted is not None:
                 t = wanted.get(node)
@@ -629,7 +621,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     nodes = [t._graph_node() for t in inputs]
     with set_grad_enabled(create_graph):
         cts = ad.backward_pass(seeds, retain_graph=retain, capture=set(nodes),
-                               on_node=_restage_on_tensors if create_graph else None)
+                               on_node=_restage_on_tensors if create_graph else _check_versions)
     result = []
     for i, (t, n) in enumerate(zip(inputs, nodes)):
         ct = cts.get(n)

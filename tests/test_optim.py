@@ -59,6 +59,86 @@ def test_functional_equals_class_bitwise(name, factory, kw):
             np.testing.assert_array_equal(np.asarray(v.data), np.asarray(state[i][k]))
 
 
+# --------------------------------------------------------------------------- #
+# The compiled group update (config.optimizer_compile_after) == the eager step
+# --------------------------------------------------------------------------- #
+def _run_class(name, kw, grads, init, compile_after, lrs=None):
+    ps = [Tensor(a.copy(), requires_grad=True) for a in init]
+    opt = getattr(fg.optim, name)(ps, **kw)
+    with fg.config.override(optimizer_compile_after=compile_after):
+        for i, gs in enumerate(grads):
+            if lrs is not None:
+                opt.param_groups[0]["lr"] = lrs[i]
+            for p, g in zip(ps, gs):
+                p.grad = Tensor(g)
+            opt.step()
+    return ps, opt
+
+
+@pytest.mark.parametrize("name, factory, kw", CONFIGS, ids=IDS)
+def test_compiled_group_update_is_bitwise_the_eager_step(name, factory, kw):
+    init, grads = _init(), _grads(6)
+    lrs = [kw["lr"] * f for f in (1.0, 0.5, 0.25, 1.5, 0.1, 1.0)]  # a schedule: no retrace
+    eager, e_opt = _run_class(name, kw, grads, init, None, lrs)
+    fused, f_opt = _run_class(name, kw, grads, init, 0, lrs)
+    assert len(f_opt._fused.compiled) >= 1  # it really ran compiled
+    for a, b in zip(eager, fused):
+        np.testing.assert_array_equal(a.data, b.data)
+        assert b.data.dtype == a.data.dtype and b._version == a._version
+    for a, b in zip(eager, fused):
+        sa, sb = e_opt.state[a], f_opt.state[b]
+        assert sa.keys() == sb.keys()
+        for k in sa:
+            va, vb = sa[k], sb[k]
+            if va is None:
+                assert vb is None
+            else:
+                assert isinstance(vb, Tensor) and vb.data.shape == va.data.shape
+                np.testing.assert_array_equal(va.data, vb.data)
+
+
+def test_compiled_group_update_retraces_only_on_a_new_signature():
+    init, grads = _init(), _grads(8)
+    ps, opt = _run_class("SGD", dict(lr=0.1, momentum=0.9), grads, init, 0,
+                         lrs=[0.1 / (i + 1) for i in range(8)])
+    # the first step (no momentum buffer yet) and the steady state: two signatures
+    assert len(opt._fused.compiled) == 2
+    opt.param_groups[0]["momentum"] = 0.5  # a changed hyperparameter is a new signature
+    with fg.config.override(optimizer_compile_after=0):
+        opt.step()
+    assert len(opt._fused.compiled) == 3
+
+
+def test_compiled_group_update_writes_in_place_only_into_unshared_arrays():
+    init, grads = _init(), _grads(4)
+    ps, opt = _run_class("SGD", dict(lr=0.1, momentum=0.9), grads[:3], init, 0)
+    where = [p.data.ctypes.data for p in ps]
+    held = ps[1].data  # the user keeps this array: it must keep its values
+    before = held.copy()
+    snapshot = opt.state_dict()  # a snapshot keeps its values too (test below)
+    buf_before = snapshot["state"][0]["momentum_buffer"].data.copy()
+    with fg.config.override(optimizer_compile_after=0):
+        for p, g in zip(ps, grads[3]):
+            p.grad = Tensor(g)
+        opt.step()
+    assert ps[0].data.ctypes.data == where[0]  # nobody else saw it: updated in place
+    np.testing.assert_array_equal(held, before)  # a held array is never written
+    assert ps[1].data is not held
+    np.testing.assert_array_equal(snapshot["state"][0]["momentum_buffer"].data, buf_before)
+
+
+def test_optimizer_compile_after_none_keeps_every_step_eager():
+    init, grads = _init(), _grads(3)
+    ps, opt = _run_class("SGD", dict(lr=0.1, momentum=0.9), grads, init, 0)
+    assert opt._fused.compiled
+    with fg.config.override(optimizer_compile_after=None):
+        n = len(opt._fused.compiled)
+        opt.step()
+        assert len(opt._fused.compiled) == n  # switched off: the eager path ran
+    with pytest.raises(ValueError, match="optimizer_compile_after"):
+        fg.config.update("optimizer_compile_after", -1)
+
+
 def test_functional_step_skips_none_grads_and_checks_structure():
     opt = F.adam(lr=0.1)
     params = {"a": np.ones(2), "b": np.ones(3)}

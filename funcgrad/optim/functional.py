@@ -93,6 +93,19 @@ def _step_value(step):
     return float(step)
 
 
+def _pow(base, t):
+    """``base ** t`` for the bias corrections, the same bits eagerly and traced.
+
+    NumPy's float64 ``power`` loop and Python's ``**`` (the C library's pow)
+    may differ in the last bit, so both paths use NumPy's loop on 0-d arrays:
+    the eager step, the jitted functional step, ``compile_step`` and the
+    optimizers' compiled group update then agree bit for bit.
+    """
+    if isinstance(t, float):
+        return float(np.power(np.asarray(base, np.float64), np.asarray(t)))
+    return fnp.power(base, t)
+
+
 def _sqrt(x):
     # math.sqrt and fnp.sqrt are both correctly rounded: eager == jit, bitwise.
     return math.sqrt(x) if isinstance(x, float) else fnp.sqrt(x)
@@ -169,8 +182,8 @@ def adam_update(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
     exp_avg = _lerp(state["exp_avg"], g, _like(1 - beta1, param))
     exp_avg_sq = state["exp_avg_sq"] * _like(beta2, param) + _like(1 - beta2, param) * g * g
     t = _step_value(step)
-    step_size = lr / (1 - beta1 ** t)
-    bias_correction2_sqrt = _sqrt(1 - beta2 ** t)
+    step_size = lr / (1 - _pow(beta1, t))
+    bias_correction2_sqrt = _sqrt(1 - _pow(beta2, t))
     new_state = {"step": step, "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}
     if amsgrad:
         v = fnp.maximum(state["max_exp_avg_sq"], exp_avg_sq)

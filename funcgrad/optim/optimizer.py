@@ -18,6 +18,7 @@ import numpy as np
 from .. import numpy as fnp
 from ..backends import namespace_of
 from ..tensor import Tensor, enable_grad, no_grad
+from ._fused import FusedUpdates
 
 __all__ = ["Optimizer", "required"]
 
@@ -132,6 +133,9 @@ class Optimizer:
     def _init_state(self, p, hyper):
         return self._math.init(p.data, **hyper)
 
+    def _initial_state(self, p, hyper):
+        return {k: _wrap(v) for k, v in self._init_state(p, hyper).items()}
+
     def _hyper(self, group):
         return {k: _unwrap(group[k]) for k in self._math.hyper_names}
 
@@ -150,15 +154,20 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         update = self._math.update
+        fused = self.__dict__.get("_fused")
+        if fused is None:
+            fused = self.__dict__["_fused"] = FusedUpdates()
         with no_grad():
             for group in self.param_groups:
                 hyper = self._hyper(group)
+                if fused.step(self, group, hyper, self._initial_state):
+                    continue  # updated by the group's compiled replay (same math, in place)
                 for p in group["params"]:
                     if p.grad is None:
                         continue
                     state = self.state.get(p)
                     if not state:
-                        state = {k: _wrap(v) for k, v in self._init_state(p, hyper).items()}
+                        state = self._initial_state(p, hyper)
                     raw = {k: _unwrap(v) for k, v in state.items()}
                     new_data, new_state = update(p.data, p.grad.data, raw, **hyper)
                     p._assign(new_data)
