@@ -1,4 +1,4 @@
-"""``log_softmax`` along one axis, as one primitive.
+"""``log_softmax`` and softmax cross-entropy along one axis, one primitive each.
 
 As a composite (``x - logsumexp(x)``) it is seven primitives -- max, a
 stop-gradient, the non-finite guard, subtract, exp, sum, log -- each recorded
@@ -8,7 +8,13 @@ log-probabilities) as their only residual:
 
     VJP:  ct - exp(out) * sum(ct, axis)        JVP:  t - sum(exp(out) * t, axis)
 
-Both are written with primitives, so they differentiate again.  The forward
+``cross_entropy`` takes class indices (an integer array, shaped like the
+logits without the class axis) and gives each sample's ``-log p[label]``
+(PyTorch's and optax's fused loss): its VJP is ``ct * (softmax - onehot)``,
+one node instead of the log-softmax, gather, reshape and negation it
+replaces, and no scatter in the backward pass.
+
+Rules are written with primitives, so they differentiate again.  The forward
 pass is the stable form ``(x - m) - log(sum(exp(x - m)))`` with ``m`` the
 maximum along the axis (0 where it is not finite, so rows of ``-inf`` give
 ``-inf``/NaN as NumPy's arithmetic says instead of failing).
@@ -17,19 +23,25 @@ from __future__ import annotations
 
 from ..core import EMPTY_PARAMS, Primitive
 from ..core import bind as _bind
-from .elementwise import exp_p, multiply_p, subtract_p
+from .creation import _xp_of
+from .elementwise import convert, equal_p, exp_p, multiply_p, subtract_p
 from .reductions import reduce_sum
-from .shape_ops import moveaxis
+from .shape_ops import broadcast_to, expand_dims, moveaxis, reshape
+
+
+def _shifted_and_lse(xp, x, axis):
+    """``x - m`` (a fresh array) and ``log(sum(exp(x - m)))``, ``m`` the finite maximum."""
+    m = x.max(axis=axis, keepdims=True)
+    if not xp.isfinite(m).all():
+        m = xp.where(xp.isfinite(m), m, 0)
+    shifted = x - m
+    return shifted, xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def _log_softmax_impl(xp, x, axis):
     if x.shape[axis] == 0:
         return xp.empty_like(x)
-    m = x.max(axis=axis, keepdims=True)
-    if not xp.isfinite(m).all():
-        m = xp.where(xp.isfinite(m), m, 0)
-    shifted = x - m
-    lse = xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+    shifted, lse = _shifted_and_lse(xp, x, axis)
     shifted -= lse  # a fresh array: subtract in place
     return shifted
 
@@ -72,3 +84,73 @@ log_softmax_p.batch = _log_softmax_batch
 def log_softmax(x, axis):
     """Log-probabilities along ``axis`` (a non-negative int; floating ``x``)."""
     return log_softmax_p.bind(x, axis=axis)
+
+
+# --------------------------------------------------------------------------- #
+# cross_entropy(logits, labels): per-sample -log softmax(logits)[label]
+# --------------------------------------------------------------------------- #
+def _cross_entropy_impl(xp, x, labels, axis):
+    shifted, lse = _shifted_and_lse(xp, x, axis)
+    picked = xp.take_along_axis(shifted, xp.expand_dims(labels, axis), axis)
+    return (lse - picked).squeeze(axis)
+
+
+def _cross_entropy_shape(x, labels, axis):
+    return tuple(s for i, s in enumerate(x.shape) if i != axis), x.dtype
+
+
+cross_entropy_p = Primitive("cross_entropy")
+cross_entropy_p.impl = _cross_entropy_impl
+cross_entropy_p.shape_rule = _cross_entropy_shape
+
+
+def _onehot(labels, like, axis):
+    """``like``-shaped ``labels == class`` along ``axis``, in ``like``'s dtype (a constant)."""
+    n = like.shape[axis]
+    iota = _xp_of(like).arange(n).reshape(tuple(n if i == axis else 1
+                                                 for i in range(like.ndim)))
+    hit = _bind(equal_p, (expand_dims(labels, axis), iota), EMPTY_PARAMS)
+    return convert(hit, like.dtype)
+
+
+def _softmax_minus_onehot(x, labels, axis):
+    probs = _softmax_of(log_softmax_p.bind(x, axis=axis))
+    return _bind(subtract_p, (probs, _onehot(labels, x, axis)), EMPTY_PARAMS)
+
+
+def _cross_entropy_vjp(out, x, labels, axis):
+    def vjp(ct):
+        d = _softmax_minus_onehot(x, labels, axis)
+        return _bind(multiply_p, (expand_dims(ct, axis), d), EMPTY_PARAMS), None
+    return vjp
+
+
+def _cross_entropy_jvp(tangents, out, x, labels, axis):
+    d = _softmax_minus_onehot(x, labels, axis)
+    return reduce_sum(_bind(multiply_p, (d, tangents[0]), EMPTY_PARAMS), (axis,))
+
+
+def _cross_entropy_batch(vals, dims, axis):
+    x, labels = vals
+    dx, dl = dims
+    size = x.shape[dx] if dx is not None else labels.shape[dl]
+    if dx is None:  # shared logits, per-example labels
+        x = broadcast_to(reshape(x, (1,) + tuple(x.shape)), (size,) + tuple(x.shape))
+    else:
+        x = moveaxis(x, dx, 0)
+    if dl is None:  # per-example logits, shared labels
+        labels = broadcast_to(reshape(labels, (1,) + tuple(labels.shape)),
+                              (size,) + tuple(labels.shape))
+    else:
+        labels = moveaxis(labels, dl, 0)
+    return cross_entropy_p.bind(x, labels, axis=axis + 1), 0
+
+
+cross_entropy_p.vjp = _cross_entropy_vjp
+cross_entropy_p.jvp = _cross_entropy_jvp
+cross_entropy_p.batch = _cross_entropy_batch
+
+
+def cross_entropy(x, labels, axis):
+    """Per-sample ``-log softmax(x, axis)[label]`` (labels in range, checked by the caller)."""
+    return cross_entropy_p.bind(x, labels, axis=axis)

@@ -60,6 +60,18 @@ def _axis_case(arrays, extra):
 
 nonscalar = fst.shapes(min_dims=1, max_dims=3)
 
+@st.composite
+def _cross_entropy_case(draw):
+    """Logits (rank 1..3, values up to +-30) and in-range labels, along a drawn axis."""
+    x = draw(fst.arrays(shape=fst.shapes(min_dims=1, max_dims=3, min_side=1),
+                        low=-30, high=30))
+    axis = draw(st.integers(0, x.ndim - 1))
+    shape = tuple(s for i, s in enumerate(x.shape) if i != axis)
+    seed = draw(st.integers(0, 2 ** 16))
+    labels = np.random.default_rng(seed).integers(0, x.shape[axis], shape)
+    return (x, labels), {"axis": axis}
+
+
 SPECS = [
     PrimSpec(R.reduce_sum_p, _axes_case(fst.arrays())),
     PrimSpec(R.reduce_max_p, _axes_case(distinct())),
@@ -75,4 +87,5 @@ SPECS = [
              name="cumprod_zeros"),
     # smooth everywhere; values up to +-30 exercise the shift by the maximum
     PrimSpec(S.log_softmax_p, _axis_case(fst.arrays(shape=nonscalar, low=-30, high=30), {})),
+    PrimSpec(S.cross_entropy_p, _cross_entropy_case(), diff=(0,)),
 ]

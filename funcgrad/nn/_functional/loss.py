@@ -15,6 +15,7 @@ import numpy as np
 from ... import numpy as fnp
 from ._util import (arr, check_reduction, clamp_keep_grad, concrete_or_none, legacy_reduction,
                     log1pexp, reduce, relu0, shape_str)
+from ...prims.softmax import cross_entropy as _fused_cross_entropy
 from .activation import log_softmax
 
 
@@ -262,6 +263,15 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         return _soft_cross_entropy(x, t, weight, reduction, label_smoothing, cdim)
     cdim, c = _class_setup(x, t, weight, "cross_entropy")
     all_valid = _check_targets(t, c, ignore_index, "cross_entropy")
+    n = math.prod(t.shape)
+    if all_valid and weight is None and label_smoothing == 0.0 and n and \
+            x.dtype.kind == "f":
+        # the common case as one fused primitive (see funcgrad/prims/softmax.py)
+        rows = _fused_cross_entropy(x, t, cdim)
+        if reduction == "none":
+            return rows
+        total = fnp.sum(rows)
+        return total if reduction == "sum" else total * (1.0 / n)
     logp = log_softmax(x, cdim)
     nll = _nll(logp, t, weight, ignore_index, reduction, cdim, c, all_valid)
     if label_smoothing == 0.0:
