@@ -534,7 +534,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     retain = create_graph if retain_graph is None else retain_graph
     seeds = _seeds(tensors, grad_tensors, create_graph)
     wanted = None
-    capture = set(_retained.keys())
+    capture = set(_retained.keys()) if len(_retained) else set()
     if inputs is not None:
         inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
         wanted = {t._graph_node(): t for t in inputs}

@@ -499,6 +499,7 @@ def install():
     from .torch_api import Size
     # The same property as tensor.py's, without an import on every call (hot path).
     T.shape = property(lambda s: Size(s.data.shape))
+    T.ndim = property(lambda s: s.data.ndim)  # no Size built just to count it
     for mod, names in _FUNCTIONS.items():
         for name in names:
             setattr(T, name, getattr(mod, name))

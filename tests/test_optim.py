@@ -110,8 +110,14 @@ def test_compiled_group_update_retraces_only_on_a_new_signature():
 
 
 def test_compiled_group_update_writes_in_place_only_into_unshared_arrays():
-    init, grads = _init(), _grads(4)
+    init, grads = _init(), _grads(5)
     ps, opt = _run_class("SGD", dict(lr=0.1, momentum=0.9), grads[:3], init, 0)
+    buf_at = opt.state[ps[0]]["momentum_buffer"].data.ctypes.data
+    with fg.config.override(optimizer_compile_after=0):
+        for p, g in zip(ps, grads[4]):
+            p.grad = Tensor(g)
+        opt.step()
+    assert opt.state[ps[0]]["momentum_buffer"].data.ctypes.data == buf_at  # in place too
     where = [p.data.ctypes.data for p in ps]
     held = ps[1].data  # the user keeps this array: it must keep its values
     before = held.copy()

@@ -101,7 +101,8 @@ class FusedUpdates:
             if not st:  # the first step: the optimizer's own initial state (not shared)
                 st = init_state(p, hyper)
             stores.append(st)
-            for k, t in st.items():
+            for k in st:  # (not .items(): its iterator keeps the last pair referenced)
+                t = st[k]
                 if t is None:
                     sig.append((k, None))
                     continue

@@ -73,8 +73,10 @@ def resolve_shape(shape, size, op="reshape", from_shape=None):
 
 
 def reshape(x, shape):
-    shape = resolve_shape(shape, _size(x), from_shape=tuple(x.shape))
-    if tuple(x.shape) == shape:
+    old = tuple(x.shape)
+    if type(shape) is not tuple or -1 in shape or math.prod(shape) != math.prod(old):
+        shape = resolve_shape(shape, math.prod(old), from_shape=old)  # or a clear error
+    if old == shape:
         return x
     return reshape_p.bind(x, shape=shape)
 

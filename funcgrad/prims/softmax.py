@@ -21,7 +21,7 @@ maximum along the axis (0 where it is not finite, so rows of ``-inf`` give
 """
 from __future__ import annotations
 
-from ..core import EMPTY_PARAMS, Primitive
+from ..core import EMPTY_PARAMS, Primitive, Tracer
 from ..core import bind as _bind
 from .creation import _xp_of
 from .elementwise import convert, equal_p, exp_p, multiply_p, subtract_p
@@ -107,8 +107,10 @@ cross_entropy_p.shape_rule = _cross_entropy_shape
 def _onehot(labels, like, axis):
     """``like``-shaped ``labels == class`` along ``axis``, in ``like``'s dtype (a constant)."""
     n = like.shape[axis]
-    iota = _xp_of(like).arange(n).reshape(tuple(n if i == axis else 1
-                                                 for i in range(like.ndim)))
+    xp = _xp_of(like)
+    iota = xp.arange(n).reshape(tuple(n if i == axis else 1 for i in range(like.ndim)))
+    if not isinstance(labels, Tracer):  # concrete labels: a constant, made directly
+        return (xp.expand_dims(labels, axis) == iota).astype(like.dtype)
     hit = _bind(equal_p, (expand_dims(labels, axis), iota), EMPTY_PARAMS)
     return convert(hit, like.dtype)
 

@@ -5,11 +5,14 @@ import numpy as np
 
 from ... import numpy as fnp
 from ...core import Tracer
+from ...prims.elementwise import relu as _relu
 from ...tensor import Tensor
 
 
 def arr(x):
     """``x`` if it is an array, Tensor or traced value; else an array of it."""
+    if isinstance(x, (Tracer, np.ndarray)):  # the common cases first (a Tensor is a Tracer)
+        return x
     return x if hasattr(x, "shape") and hasattr(x, "dtype") else fnp.asarray(x)
 
 
@@ -61,8 +64,7 @@ def reduce(loss, reduction, op):
 
 def relu0(x):
     """max(x, 0) with derivative 0 at 0 (PyTorch's convention): the relu primitive."""
-    from ...prims.elementwise import relu
-    return relu(x)
+    return _relu(x)
 
 
 def log1pexp(x):

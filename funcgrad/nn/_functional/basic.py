@@ -32,17 +32,20 @@ def linear(input, weight, bias=None):
         (2, 4)
     """
     x, w = arr(input), arr(weight)
-    if x.ndim == 0 or x.shape[-1] != w.shape[-1]:
+    xs, ws = x.shape, w.shape
+    if not xs or xs[-1] != ws[-1]:
         raise ValueError(f"linear: mat1 and mat2 shapes cannot be multiplied: input of shape "
-                         f"{tuple(x.shape)} against weight of shape {tuple(w.shape)} (the "
-                         f"input's last dimension must be in_features={w.shape[-1]})")
-    if w.ndim == 2 and (bias is None or fnp.ndim(bias) == 1):
-        if bias is not None and fnp.shape(bias)[0] not in (w.shape[0], 1):
-            raise ValueError(f"linear: bias of shape {tuple(fnp.shape(bias))} does not match "
-                             f"the weight of shape {tuple(w.shape)} (expected "
-                             f"({w.shape[0]},), one entry per output feature)")
+                         f"{tuple(xs)} against weight of shape {tuple(ws)} (the "
+                         f"input's last dimension must be in_features={ws[-1]})")
+    if bias is not None:
+        bias = arr(bias)
+    if len(ws) == 2 and (bias is None or bias.ndim == 1):
+        if bias is not None and bias.shape[0] not in (ws[0], 1):
+            raise ValueError(f"linear: bias of shape {tuple(bias.shape)} does not match "
+                             f"the weight of shape {tuple(ws)} (expected "
+                             f"({ws[0]},), one entry per output feature)")
         # one fused primitive: one graph node, one GEMM, the bias added in place
-        return _linear(x, w, None if bias is None else arr(bias))
+        return _linear(x, w, bias)
     out = fnp.matmul(x, fnp.swapaxes(w, -1, -2) if w.ndim == 2 else w)
     if bias is not None:
         out = out + bias

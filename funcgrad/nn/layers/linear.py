@@ -50,8 +50,9 @@ class Linear(Module):
         kaiming_uniform_weight_and_bias_(self.weight, self.bias)
 
     def forward(self, input):
-        shape = tuple(input.shape)
+        shape = input.shape
         if not shape or shape[-1] != self.in_features:
+            shape = tuple(shape)
             raise ValueError(f"{self._get_name()}(in_features={self.in_features}, "
                              f"out_features={self.out_features}): expected input with last "
                              f"dimension {self.in_features}, got shape {shape}")
