@@ -64,7 +64,8 @@ def _sum_shape(x, axes, keepdims):
 # sum: linear; its transpose broadcasts the cotangent back.
 # --------------------------------------------------------------------------- #
 reduce_sum_p = Primitive("reduce_sum")
-reduce_sum_p.impl = lambda xp, x, axes, keepdims: xp.sum(x, axis=axes, keepdims=keepdims)
+# the array's own method: NumPy's and CuPy's, without np.sum's Python-level dispatch
+reduce_sum_p.impl = lambda xp, x, axes, keepdims: x.sum(axis=axes, keepdims=keepdims)
 reduce_sum_p.shape_rule = _sum_shape
 deflinear(reduce_sum_p, lambda ct, x, axes, keepdims: broadcast_to(
     keep_axes(ct, x.shape, axes, keepdims), x.shape))

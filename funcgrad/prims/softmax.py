@@ -91,8 +91,11 @@ def log_softmax(x, axis):
 # --------------------------------------------------------------------------- #
 def _cross_entropy_impl(xp, x, labels, axis):
     shifted, lse = _shifted_and_lse(xp, x, axis)
-    picked = xp.take_along_axis(shifted, xp.expand_dims(labels, axis), axis)
-    return (lse - picked).squeeze(axis)
+    lse = lse.squeeze(axis)
+    if x.ndim == 2 and axis == 1:  # (N, C) logits: one fancy index
+        return lse - shifted[xp.arange(x.shape[0]), labels]
+    idx = labels.reshape(labels.shape[:axis] + (1,) + labels.shape[axis:])
+    return lse - xp.take_along_axis(shifted, idx, axis).squeeze(axis)
 
 
 def _cross_entropy_shape(x, labels, axis):
@@ -110,7 +113,8 @@ def _onehot(labels, like, axis):
     xp = _xp_of(like)
     iota = xp.arange(n).reshape(tuple(n if i == axis else 1 for i in range(like.ndim)))
     if not isinstance(labels, Tracer):  # concrete labels: a constant, made directly
-        return (xp.expand_dims(labels, axis) == iota).astype(like.dtype)
+        idx = labels.reshape(labels.shape[:axis] + (1,) + labels.shape[axis:])
+        return (idx == iota).astype(like.dtype)
     hit = _bind(equal_p, (expand_dims(labels, axis), iota), EMPTY_PARAMS)
     return convert(hit, like.dtype)
 
