@@ -138,7 +138,14 @@ class FusedUpdates:
                 if opt_state.get(p) is not st:
                     st = opt_state[p] = dict(st)  # a first step: store it
                 for k, j in state_out:
-                    st[k] = None if j is None else Tensor._wrap(_as_array(outs[j]))
+                    if j is None:
+                        st[k] = None
+                        continue
+                    new = outs[j]
+                    cur = st.get(k)
+                    # Written in place into a buffer only this Tensor held: keep the Tensor.
+                    if cur is None or cur.__class__ is not Tensor or cur.data is not new:
+                        st[k] = Tensor._wrap(_as_array(new))
         return True
 
 
