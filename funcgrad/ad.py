@@ -25,9 +25,10 @@ import itertools
 
 import numpy as np
 
+from . import backends
 from .config import config
-from .core import (ConcretizationError, MissingRuleError, Trace, Tracer, bind,
-                   concrete, evaluate, user_frame_summary)
+from .core import (EMPTY_PARAMS, ConcretizationError, MissingRuleError, Trace, Tracer,
+                   _evaluate_impl, bind, concrete, evaluate, user_frame_summary)
 
 # Primitives the engine itself needs; installed by funcgrad.prims at import.
 _ops = None
@@ -38,6 +39,7 @@ _next_seq = itertools.count().__next__
 def _install_ops(ops):
     global _ops
     _ops = ops
+    _install_vjp_operators()
 
 
 # --------------------------------------------------------------------------- #
@@ -192,6 +194,9 @@ def backward_pass(seeds, retain_graph=False, on_node=None, order=None, capture=N
             def on_node(node):  # the caller's hook first (it may restage node.vjp)
                 first(node)
                 check_cotangents(node)
+    if order is not None and on_node is None and capture is None:
+        _backward_in_order(cts, order, retain_graph, leaf_cts)
+        return leaf_cts
     pop = cts.pop
     get = cts.get
     add = _ops.add
@@ -231,6 +236,54 @@ def backward_pass(seeds, retain_graph=False, on_node=None, order=None, capture=N
 
 
 heappush = heapq.heappush
+
+
+def _backward_in_order(cts, order, retain_graph, leaf_cts):
+    """backward_pass's loop for a recorded creation ``order`` and no hooks.
+
+    The functional transforms' hot path: the same steps as the general loop,
+    without the per-node hook, capture and heap checks.
+    """
+    pop = cts.pop
+    get = cts.get
+    add = _ops.add
+    for node in reversed(order):
+        ct = pop(node, None)
+        if ct is None:
+            continue
+        if node.prim is None:
+            leaf_cts[node] = ct
+            continue
+        in_cts = node.vjp(ct)
+        if not retain_graph:
+            node.vjp = _freed
+            node.lazy = None
+        parents = node.parents
+        if len(parents) == 1:  # unrolled: most nodes have one input
+            parent = parents[0]
+            ict = in_cts[0]
+            if parent is None or ict is None:
+                continue
+            shape = parent.shape
+            if shape is not None and (ict.shape != shape or ict.dtype != parent.dtype):
+                ict = _fit(ict, parent)
+            prev = get(parent)
+            if prev is None:
+                cts[parent] = ict
+            else:
+                cts[parent] = _add_cts(prev, ict) if type(prev) is tuple else add(prev, ict)
+            continue
+        for parent, ict in zip(parents, in_cts):
+            if parent is None or ict is None:
+                continue
+            shape = parent.shape
+            if shape is not None and (ict.shape != shape or ict.dtype != parent.dtype):
+                ict = _fit(ict, parent)  # undo broadcasting / match dtype
+            prev = get(parent)
+            if prev is None:
+                cts[parent] = ict
+            else:  # tuples are the cotangents of multi-output nodes
+                cts[parent] = _add_cts(prev, ict) if type(prev) is tuple else add(prev, ict)
 
 
 def _drain(heap):
@@ -280,6 +333,47 @@ class VJPTracer(Tracer):
         return concrete(self.primal)
 
 
+_new = object.__new__
+_ndarray = np.ndarray
+_FOREIGN = backends._FOREIGN_ARRAY_TYPES  # non-empty once a non-NumPy backend is in use
+# ``needs`` tuples of the VJP rules that take them, shared instead of built per op.
+_NEEDS_1 = (True,)
+_NEEDS_TT = (True, True)
+
+
+def _install_vjp_operators():
+    """Arithmetic operators of VJPTracer that go straight to its trace.
+
+    Same semantics as Tracer's operators (``bind(prim, (a, b))``): when the
+    other operand is not a tracer, bind would pick this tracer's trace anyway,
+    so the call skips bind's scan.  Only the plain-``bind`` operators are
+    specialised; everything else stays with Tracer's (funcgrad.numpy's).
+    """
+    from .prims import elementwise as P
+
+    def direct(prim, swap):
+        if swap:
+            def op(self, other):
+                trace = self._trace
+                if isinstance(other, Tracer) or not trace.alive:
+                    return bind(prim, (other, self), EMPTY_PARAMS)  # nesting, Tensors, leaks
+                return trace.process_primitive(prim, (other, self), EMPTY_PARAMS)
+        else:
+            def op(self, other):
+                trace = self._trace
+                if isinstance(other, Tracer) or not trace.alive:
+                    return bind(prim, (self, other), EMPTY_PARAMS)  # nesting, Tensors, leaks
+                return trace.process_primitive(prim, (self, other), EMPTY_PARAMS)
+        return op
+
+    for name, prim in (("add", P.add_p), ("sub", P.subtract_p), ("mul", P.multiply_p),
+                       ("truediv", P.divide_p)):
+        for dunder, swap in ((f"__{name}__", False), (f"__r{name}__", True)):
+            op = direct(prim, swap)
+            op.__name__ = op.__qualname__ = dunder
+            setattr(VJPTracer, dunder, op)
+
+
 class VJPTrace(Trace):
     kind = "grad/vjp"
 
@@ -294,13 +388,44 @@ class VJPTrace(Trace):
         return VJPTracer(self, value, node)
 
     def process_primitive(self, prim, args, params):
-        # The hot path of reverse mode, kept flat on purpose: unary and binary
-        # calls are unrolled (see benchmarks/ W1 for what each line costs).
+        # The hot path of reverse mode, kept flat on purpose (see benchmarks/ W1 for
+        # what each line costs): unary and binary calls are unrolled, a ufunc on
+        # untraced primals is called right here (evaluate's fast path, inlined),
+        # and the output tracer is built without a Python-level __init__ call.
         n = len(args)
         if n == 1:
-            a = args[0]  # the only argument: necessarily one of this trace's tracers
-            primals = (a.primal,)
+            # The only argument: necessarily one of this trace's tracers.
+            a = args[0]
+            pa = a.primal
             parents = (a.node,)
+            if pa.__class__ is not _ndarray and isinstance(pa, Tracer):  # nested transform
+                out = bind(prim, (pa,), params)
+            else:
+                fast = prim.np_fn
+                if fast is not None and not params and not _FOREIGN and not config.debug_nans:
+                    try:
+                        out = fast(pa)
+                    except (ValueError, TypeError, IndexError):
+                        out = _evaluate_impl(prim, (pa,), params)  # re-raises with context
+                else:
+                    out = evaluate(prim, (pa,), params)
+            if prim.nondiff:
+                return out
+            if prim.multiple_results:
+                return self._record_multi(prim, out, (pa,), parents, params)
+            dtype = out.dtype
+            if dtype.kind not in "fc":
+                return out
+            rule = prim.vjp
+            if rule is None:
+                node = record(prim, out, (pa,), parents, params, self.missing)
+            elif params:  # (``**{}`` would build a dict per call)
+                vjp = rule(out, pa, needs=_NEEDS_1, **params) if prim.vjp_needs else \
+                    rule(out, pa, **params)
+                node = Node(vjp, parents, out.shape, dtype, prim)
+            else:
+                vjp = rule(out, pa, needs=_NEEDS_1) if prim.vjp_needs else rule(out, pa)
+                node = Node(vjp, parents, out.shape, dtype, prim)
         elif n == 2:
             a, b = args
             if a.__class__ is VJPTracer and a._trace is self:
@@ -311,42 +436,70 @@ class VJPTrace(Trace):
                 pb, nb = b.primal, b.node
             else:
                 pb, nb = b, None
-            primals = (pa, pb)
+            if (pa.__class__ is not _ndarray and isinstance(pa, Tracer)) or \
+                    (pb.__class__ is not _ndarray and isinstance(pb, Tracer)):
+                out = bind(prim, (pa, pb), params)
+            else:
+                fast = prim.np_fn
+                if fast is not None and not params and not _FOREIGN and not config.debug_nans:
+                    try:
+                        out = fast(pa, pb)
+                    except (ValueError, TypeError, IndexError):
+                        out = _evaluate_impl(prim, (pa, pb), params)  # re-raises with context
+                else:
+                    out = evaluate(prim, (pa, pb), params)
+            if prim.nondiff:
+                return out
             parents = (na, nb)
+            if prim.multiple_results:
+                return self._record_multi(prim, out, (pa, pb), parents, params)
+            dtype = out.dtype
+            if dtype.kind not in "fc":
+                return out
+            rule = prim.vjp
+            if rule is None:
+                node = record(prim, out, (pa, pb), parents, params, self.missing)
+            elif prim.vjp_needs:
+                needs = _NEEDS_TT if na is not None and nb is not None else \
+                    (na is not None, nb is not None)
+                vjp = rule(out, pa, pb, needs=needs, **params) if params else \
+                    rule(out, pa, pb, needs=needs)
+                node = Node(vjp, parents, out.shape, dtype, prim)
+            else:
+                vjp = rule(out, pa, pb, **params) if params else rule(out, pa, pb)
+                node = Node(vjp, parents, out.shape, dtype, prim)
         else:
-            primals = tuple(a.primal if a.__class__ is VJPTracer and a._trace is self else a
-                            for a in args)
-            parents = tuple(a.node if a.__class__ is VJPTracer and a._trace is self else None
-                            for a in args)
-        for p in primals:
-            if isinstance(p, Tracer):
-                out = bind(prim, primals, params)
-                break
-        else:
-            out = evaluate(prim, primals, params)
-        if prim.nondiff:
-            return out
-        if prim.multiple_results:
+            primals = tuple([a.primal if a.__class__ is VJPTracer and a._trace is self else a
+                             for a in args])
+            parents = tuple([a.node if a.__class__ is VJPTracer and a._trace is self else None
+                             for a in args])
+            for p in primals:
+                if isinstance(p, Tracer):
+                    out = bind(prim, primals, params)
+                    break
+            else:
+                out = evaluate(prim, primals, params)
+            if prim.nondiff:
+                return out
+            if prim.multiple_results:
+                return self._record_multi(prim, out, primals, parents, params)
+            dtype = out.dtype
+            if dtype.kind not in "fc":
+                return out
             node = record(prim, out, primals, parents, params, self.missing)
-            nodes = projection_nodes(node, out)
-            self.nodes.append(node)
-            self.nodes.extend(n for n in nodes if n is not None)
-            return [o if n is None else VJPTracer(self, o, n) for o, n in zip(out, nodes)]
-        dtype = out.dtype
-        if dtype.kind not in "fc":
-            return out
-        rule = prim.vjp
-        if rule is None:
-            node = record(prim, out, primals, parents, params, self.missing)
-        elif prim.vjp_needs:
-            needs = (parents[0] is not None, parents[1] is not None) if n == 2 else \
-                tuple([p is not None for p in parents])
-            node = Node(rule(out, *primals, needs=needs, **params), parents, out.shape, dtype,
-                        prim)
-        else:
-            node = Node(rule(out, *primals, **params), parents, out.shape, dtype, prim)
         self.nodes.append(node)
-        return VJPTracer(self, out, node)
+        t = _new(VJPTracer)  # VJPTracer(self, out, node), minus the __init__ call
+        t._trace = self
+        t.primal = out
+        t.node = node
+        return t
+
+    def _record_multi(self, prim, out, primals, parents, params):
+        node = record(prim, out, primals, parents, params, self.missing)
+        nodes = projection_nodes(node, out)
+        self.nodes.append(node)
+        self.nodes.extend(n for n in nodes if n is not None)
+        return [o if n is None else VJPTracer(self, o, n) for o, n in zip(out, nodes)]
 
     def lower(self, x):
         """Split ``x`` into (primal, node-or-None) relative to this trace."""

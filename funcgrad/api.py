@@ -75,16 +75,23 @@ def _leaf_where(i, path_hint):
 # --------------------------------------------------------------------------- #
 def _vjp_trace(fun, args, kwargs, argnums, has_aux, transform, allow_constants=False,
                retain_graph=True):
-    """Run ``fun`` under a reverse-mode trace.  Returns (out, pullback, aux)."""
-    diff = tuple(args[i] for i in argnums)
+    """Run ``fun`` under a reverse-mode trace.  Returns (out, pullback, aux).
+
+    ``pullback.flat(ct_leaves)`` is the pullback without the checks of a
+    user-given cotangent (for callers that build it themselves, like grad).
+    """
+    diff = (args[argnums[0]],) if len(argnums) == 1 else tuple(args[i] for i in argnums)
     flat, in_tree = tree_flatten(diff)
     trace = VJPTrace()
     with trace:
         tracers = []
         inputs = []
         for k, x in enumerate(flat):
-            x, ok = _as_differentiable(x, transform, f"the input leaf {k} "
-                                       f"(of argnums {argnums})", allow_constants)
+            if x.__class__ is np.ndarray and x.dtype.kind in "fc":
+                ok = True  # the common case, without building the error context
+            else:
+                x, ok = _as_differentiable(x, transform, f"the input leaf {k} "
+                                           f"(of argnums {argnums})", allow_constants)
             inputs.append(x)
             tracers.append(trace.new_input(x) if ok else x)
         new_args = list(args)
@@ -108,18 +115,8 @@ def _vjp_trace(fun, args, kwargs, argnums, has_aux, transform, allow_constants=F
     out_nodes = [n for _, n in lowered]
     leaf_nodes = [t.node if isinstance(t, ad.VJPTracer) else None for t in tracers]
 
-    def pullback(ct):
-        ct_flat, ct_tree = tree_flatten(ct)
-        if ct_tree != out_tree:
-            raise ValueError(f"vjp: the cotangent has structure {ct_tree} but the "
-                             f"function's output has structure {out_tree}")
-        seeds = []
-        for k, (c, p, n) in enumerate(zip(ct_flat, out_primals, out_nodes)):
-            if tuple(np.shape(c)) != tuple(p.shape):
-                raise ValueError(f"vjp: cotangent leaf {k} has shape {tuple(np.shape(c))} "
-                                 f"but the output it pairs with has shape {tuple(p.shape)}")
-            if n is not None:
-                seeds.append((n, c))
+    def pullback_flat(ct_flat):
+        seeds = [(n, c) for c, n in zip(ct_flat, out_nodes) if n is not None]
         leaf_cts = backward_pass(seeds, retain_graph=retain_graph,
                                  order=trace.nodes) if seeds else {}
         res = []
@@ -132,6 +129,18 @@ def _vjp_trace(fun, args, kwargs, argnums, has_aux, transform, allow_constants=F
             res.append(g)
         return tree_unflatten(in_tree, res)
 
+    def pullback(ct):
+        ct_flat, ct_tree = tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise ValueError(f"vjp: the cotangent has structure {ct_tree} but the "
+                             f"function's output has structure {out_tree}")
+        for k, (c, p) in enumerate(zip(ct_flat, out_primals)):
+            if tuple(np.shape(c)) != tuple(p.shape):
+                raise ValueError(f"vjp: cotangent leaf {k} has shape {tuple(np.shape(c))} "
+                                 f"but the output it pairs with has shape {tuple(p.shape)}")
+        return pullback_flat(ct_flat)
+
+    pullback.flat = pullback_flat
     out_primals = [np.asarray(p) if isinstance(p, np.generic) else p for p in out_primals]
     return tree_unflatten(out_tree, out_primals), pullback, aux
 
@@ -195,12 +204,21 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         (array(2.), array([2., 2.]))
     """
     name = getattr(fun, "__name__", "function")
+    normalized = {}  # number of arguments -> (single, argnums): checked once
 
     @functools.wraps(fun)
     def value_and_grad_fun(*args, **kwargs):
-        single, nums = _normalize_argnums(argnums, len(args), "grad")
+        got = normalized.get(len(args))
+        if got is None:
+            got = normalized[len(args)] = _normalize_argnums(argnums, len(args), "grad")
+        single, nums = got
         out, pullback, aux = _vjp_trace(fun, args, kwargs, nums, has_aux, "grad",
                                         retain_graph=False)
+        if out.__class__ is np.ndarray and out.shape == () and out.dtype.kind in "fc":
+            # The common case: a 0-d array, its own cotangent structure.
+            g = pullback.flat([creation.ones_like(out)])
+            g = g[0] if single else g
+            return ((out, aux) if has_aux else out), g
         if not hasattr(out, "shape") or tuple(out.shape) != () or \
                 getattr(out, "dtype", np.dtype(object)).kind not in "fc":
             shape = tuple(np.shape(out)) if hasattr(out, "shape") or \

@@ -126,15 +126,21 @@ def primitives():
 
 def evaluate(prim, args, params):
     """Run ``prim`` on concrete backend arrays (the eval interpreter)."""
-    if _FOREIGN:  # a non-NumPy backend is in use: pick it from the args, check devices
-        xp, impl, args = backends.dispatch(prim, args)
-    else:
+    if not _FOREIGN:
         fast = prim.np_fn
         if fast is not None and not params and not config.debug_nans:
             try:
                 return fast(*args)
             except (ValueError, TypeError, IndexError):
-                pass  # run the impl below, which re-raises with context
+                pass  # run the impl, which re-raises with context
+    return _evaluate_impl(prim, args, params)
+
+
+def _evaluate_impl(prim, args, params):
+    """``evaluate`` through ``prim.impl`` (the backend's override), never ``np_fn``."""
+    if _FOREIGN:  # a non-NumPy backend is in use: pick it from the args, check devices
+        xp, impl, args = backends.dispatch(prim, args)
+    else:
         xp = np
         impl = prim.impl
     try:
@@ -187,9 +193,17 @@ def bind(prim, args, params):
                 if not t.alive:
                     _raise_leaked(a, prim)
                 top = t
-    if top is None:
-        return evaluate(prim, args, params)
-    return top.process_primitive(prim, args, params)
+    if top is not None:
+        return top.process_primitive(prim, args, params)
+    # evaluate's fast path, inlined: untraced calls (every op of a backward pass
+    # on arrays) save a Python call.
+    fast = prim.np_fn
+    if fast is not None and not params and not _FOREIGN and not config.debug_nans:
+        try:
+            return fast(*args)
+        except (ValueError, TypeError, IndexError):
+            pass  # run the impl, which re-raises with context
+    return _evaluate_impl(prim, args, params)
 
 
 def _raise_leaked(tracer, prim):
