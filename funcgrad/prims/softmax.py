@@ -21,6 +21,8 @@ maximum along the axis (0 where it is not finite, so rows of ``-inf`` give
 """
 from __future__ import annotations
 
+import math
+
 from ..core import EMPTY_PARAMS, Primitive, Tracer
 from ..core import bind as _bind
 from .creation import _xp_of
@@ -87,18 +89,28 @@ def log_softmax(x, axis):
 
 
 # --------------------------------------------------------------------------- #
-# cross_entropy(logits, labels): per-sample -log softmax(logits)[label]
+# cross_entropy(logits, labels): -log softmax(logits)[label], per sample or reduced
 # --------------------------------------------------------------------------- #
-def _cross_entropy_impl(xp, x, labels, axis):
+_REDUCTIONS = ("none", "sum", "mean")
+
+
+def _cross_entropy_impl(xp, x, labels, axis, reduction):
     shifted, lse = _shifted_and_lse(xp, x, axis)
     lse = lse.squeeze(axis)
     if x.ndim == 2 and axis == 1:  # (N, C) logits: one fancy index
-        return lse - shifted[xp.arange(x.shape[0]), labels]
-    idx = labels.reshape(labels.shape[:axis] + (1,) + labels.shape[axis:])
-    return lse - xp.take_along_axis(shifted, idx, axis).squeeze(axis)
+        rows = lse - shifted[xp.arange(x.shape[0]), labels]
+    else:
+        idx = labels.reshape(labels.shape[:axis] + (1,) + labels.shape[axis:])
+        rows = lse - xp.take_along_axis(shifted, idx, axis).squeeze(axis)
+    if reduction == "none":
+        return rows
+    total = rows.sum()
+    return total if reduction == "sum" else total / rows.size
 
 
-def _cross_entropy_shape(x, labels, axis):
+def _cross_entropy_shape(x, labels, axis, reduction):
+    if reduction != "none":
+        return (), x.dtype
     return tuple(s for i, s in enumerate(x.shape) if i != axis), x.dtype
 
 
@@ -112,31 +124,63 @@ def _onehot(labels, like, axis):
     n = like.shape[axis]
     xp = _xp_of(like)
     iota = xp.arange(n).reshape(tuple(n if i == axis else 1 for i in range(like.ndim)))
-    if not isinstance(labels, Tracer):  # concrete labels: a constant, made directly
-        idx = labels.reshape(labels.shape[:axis] + (1,) + labels.shape[axis:])
-        return (idx == iota).astype(like.dtype)
     hit = _bind(equal_p, (expand_dims(labels, axis), iota), EMPTY_PARAMS)
     return convert(hit, like.dtype)
 
 
-def _softmax_minus_onehot(x, labels, axis):
-    probs = _softmax_of(log_softmax_p.bind(x, axis=axis))
-    return _bind(subtract_p, (probs, _onehot(labels, x, axis)), EMPTY_PARAMS)
+def _count(shape, axis):
+    """How many samples a cross-entropy over ``axis`` of ``shape`` has."""
+    return math.prod(shape) // shape[axis]
 
 
-def _cross_entropy_vjp(out, x, labels, axis):
+def _ce_direction(x, labels, axis, reduction):
+    """d(loss)/d(logits) for a unit cotangent: ``softmax - onehot`` (over n for 'mean').
+
+    With concrete logits and labels nothing differentiates through it, so it
+    is computed directly on the backend (five array operations, no graph);
+    traced values take the same formula in primitives, differentiable again.
+    """
+    scale = 1.0 / _count(tuple(x.shape), axis) if reduction == "mean" else None
+    if not isinstance(x, Tracer) and not isinstance(labels, Tracer):
+        xp = _xp_of(x)
+        shifted, lse = _shifted_and_lse(xp, x, axis)
+        shifted -= lse
+        d = xp.exp(shifted, out=shifted)
+        if x.ndim == 2 and axis == 1:
+            d[xp.arange(x.shape[0]), labels] -= 1
+        else:
+            d -= _onehot_array(xp, labels, x, axis)
+        if scale is not None:
+            d *= scale
+        return d
+    d = _bind(subtract_p, (_softmax_of(log_softmax_p.bind(x, axis=axis)),
+                           _onehot(labels, x, axis)), EMPTY_PARAMS)
+    return d if scale is None else _bind(multiply_p, (d, scale), EMPTY_PARAMS)
+
+
+def _onehot_array(xp, labels, like, axis):
+    n = like.shape[axis]
+    iota = xp.arange(n).reshape(tuple(n if i == axis else 1 for i in range(like.ndim)))
+    idx = labels.reshape(labels.shape[:axis] + (1,) + labels.shape[axis:])
+    return (idx == iota).astype(like.dtype)
+
+
+def _cross_entropy_vjp(out, x, labels, axis, reduction):
     def vjp(ct):
-        d = _softmax_minus_onehot(x, labels, axis)
-        return _bind(multiply_p, (expand_dims(ct, axis), d), EMPTY_PARAMS), None
+        d = _ce_direction(x, labels, axis, reduction)
+        if reduction == "none":
+            ct = expand_dims(ct, axis)
+        return _bind(multiply_p, (ct, d), EMPTY_PARAMS), None
     return vjp
 
 
-def _cross_entropy_jvp(tangents, out, x, labels, axis):
-    d = _softmax_minus_onehot(x, labels, axis)
-    return reduce_sum(_bind(multiply_p, (d, tangents[0]), EMPTY_PARAMS), (axis,))
+def _cross_entropy_jvp(tangents, out, x, labels, axis, reduction):
+    d = _ce_direction(x, labels, axis, reduction)
+    dt = _bind(multiply_p, (d, tangents[0]), EMPTY_PARAMS)
+    return reduce_sum(dt, (axis,) if reduction == "none" else tuple(range(x.ndim)))
 
 
-def _cross_entropy_batch(vals, dims, axis):
+def _cross_entropy_batch(vals, dims, axis, reduction):
     x, labels = vals
     dx, dl = dims
     size = x.shape[dx] if dx is not None else labels.shape[dl]
@@ -149,7 +193,14 @@ def _cross_entropy_batch(vals, dims, axis):
                               (size,) + tuple(labels.shape))
     else:
         labels = moveaxis(labels, dl, 0)
-    return cross_entropy_p.bind(x, labels, axis=axis + 1), 0
+    rows = cross_entropy_p.bind(x, labels, axis=axis + 1, reduction="none")
+    if reduction == "none":
+        return rows, 0
+    total = reduce_sum(rows, tuple(range(1, rows.ndim)))  # per example
+    if reduction == "mean":
+        total = _bind(multiply_p, (total, 1.0 / _count(tuple(x.shape[1:]), axis)),
+                      EMPTY_PARAMS)
+    return total, 0
 
 
 cross_entropy_p.vjp = _cross_entropy_vjp
@@ -157,6 +208,12 @@ cross_entropy_p.jvp = _cross_entropy_jvp
 cross_entropy_p.batch = _cross_entropy_batch
 
 
-def cross_entropy(x, labels, axis):
-    """Per-sample ``-log softmax(x, axis)[label]`` (labels in range, checked by the caller)."""
-    return cross_entropy_p.bind(x, labels, axis=axis)
+def cross_entropy(x, labels, axis, reduction="none"):
+    """``-log softmax(x, axis)[label]`` per sample, or its ``'sum'``/``'mean'``.
+
+    Labels must be in range (checked by the caller, ``F.cross_entropy``).
+    """
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got "
+                         f"{reduction!r}")
+    return cross_entropy_p.bind(x, labels, axis=axis, reduction=reduction)

@@ -69,7 +69,8 @@ def _cross_entropy_case(draw):
     shape = tuple(s for i, s in enumerate(x.shape) if i != axis)
     seed = draw(st.integers(0, 2 ** 16))
     labels = np.random.default_rng(seed).integers(0, x.shape[axis], shape)
-    return (x, labels), {"axis": axis}
+    reduction = draw(st.sampled_from(["none", "sum", "mean"]))
+    return (x, labels), {"axis": axis, "reduction": reduction}
 
 
 SPECS = [

@@ -267,11 +267,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if all_valid and weight is None and label_smoothing == 0.0 and n and \
             x.dtype.kind == "f":
         # the common case as one fused primitive (see funcgrad/prims/softmax.py)
-        rows = _fused_cross_entropy(x, t, cdim)
-        if reduction == "none":
-            return rows
-        total = fnp.sum(rows)
-        return total if reduction == "sum" else total * (1.0 / n)
+        return _fused_cross_entropy(x, t, cdim, reduction)
     logp = log_softmax(x, cdim)
     nll = _nll(logp, t, weight, ignore_index, reduction, cdim, c, all_valid)
     if label_smoothing == 0.0:
