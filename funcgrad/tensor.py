@@ -25,9 +25,10 @@ import weakref
 
 import numpy as np
 
-from . import ad
-from .prims import creation
+from . import ad, backends
+from .config import config
 from .core import Trace, Tracer, bind, concrete, evaluate
+from .prims import creation
 
 
 # --------------------------------------------------------------------------- #
@@ -136,7 +137,17 @@ class _TapeTrace(Trace):
             values.append(v)
             if not traced and isinstance(v, Tracer):
                 traced = True
-        out = bind(prim, values, params) if traced else evaluate(prim, values, params)
+        if traced:
+            out = bind(prim, values, params)
+        else:
+            fast = prim.np_fn  # evaluate's fast path, inlined (the hot path)
+            if fast is not None and not params and not _FOREIGN and not config.debug_nans:
+                try:
+                    out = fast(*values)
+                except (ValueError, TypeError, IndexError):
+                    out = evaluate(prim, values, params)  # re-raises with context
+            else:
+                out = evaluate(prim, values, params)
         if prim.multiple_results:
             outs = [Tensor._wrap(o) for o in out]
             if noted and not prim.nondiff:
@@ -149,7 +160,20 @@ class _TapeTrace(Trace):
         result = Tensor._wrap(out)
         if not noted or prim.nondiff or out.dtype.kind not in "fc":
             return result
-        result.node = _record(prim, out, result, args, values, parents, params, noted)
+        rule = prim.vjp
+        if rule is None:  # (the error is raised if the backward pass reaches it)
+            result.node = _record(prim, out, result, args, values, parents, params, noted)
+        else:  # _record, inlined: the rule staged on the arrays, what create_graph needs
+            parents = tuple(parents)
+            if prim.vjp_needs:
+                needs = tuple([p is not None for p in parents])
+                vjp = rule(out, *values, needs=needs, **params) if params else \
+                    rule(out, *values, needs=needs)
+            else:
+                vjp = rule(out, *values, **params) if params else rule(out, *values)
+            node = result.node = ad.Node(vjp, parents, out.shape, out.dtype, prim)
+            out_ref = _weakref(out) if out.__class__ is np.ndarray else _weak_or_strong(out)
+            node.lazy = (args, values, (_weakref(result), out_ref), params, noted)
         result.requires_grad = True
         return result
 
@@ -251,6 +275,10 @@ def _record(prim, out, result, args, values, parents, params, noted):
     # (the versions in ``noted`` are checked by the backward pass: _check_versions)
     node.lazy = (args, values, outs, params, noted)
     return node
+
+
+_weakref = weakref.ref
+_FOREIGN = backends._FOREIGN_ARRAY_TYPES  # non-empty once a non-NumPy backend is in use
 
 
 def _weak_or_strong(value):
