@@ -194,9 +194,6 @@ def backward_pass(seeds, retain_graph=False, on_node=None, order=None, capture=N
             def on_node(node):  # the caller's hook first (it may restage node.vjp)
                 first(node)
                 check_cotangents(node)
-    if order is not None and on_node is None and capture is None:
-        _backward_in_order(cts, order, retain_graph, leaf_cts)
-        return leaf_cts
     pop = cts.pop
     get = cts.get
     add = _ops.add
@@ -208,8 +205,9 @@ def backward_pass(seeds, retain_graph=False, on_node=None, order=None, capture=N
         ct = pop(node, None)
         if ct is None:
             continue
-        if node.prim is None:
-            leaf_cts[node] = ct
+        if node.prim is None:  # a seed that is a leaf
+            prev = leaf_cts.get(node)
+            leaf_cts[node] = ct if prev is None else add(prev, ct)
             continue
         if capture is not None and node in capture:
             leaf_cts[node] = ct
@@ -219,12 +217,19 @@ def backward_pass(seeds, retain_graph=False, on_node=None, order=None, capture=N
         if not retain_graph:
             node.vjp = _freed
             node.lazy = None  # the Tensor front's saved inputs go too, as PyTorch frees them
-        for parent, ict in zip(node.parents, in_cts):
+        parents = node.parents
+        # (unrolled for the common single input; the loop body is the same)
+        for parent, ict in ((parents[0], in_cts[0]),) if len(parents) == 1 else \
+                zip(parents, in_cts):
             if parent is None or ict is None:
                 continue
             shape = parent.shape
             if shape is not None and (ict.shape != shape or ict.dtype != parent.dtype):
                 ict = _fit(ict, parent)  # undo broadcasting / match dtype
+            if parent.prim is None:  # a leaf: summed here, never visited
+                prev = leaf_cts.get(parent)
+                leaf_cts[parent] = ict if prev is None else add(prev, ict)
+                continue
             prev = get(parent)
             if prev is None:
                 cts[parent] = ict
@@ -236,54 +241,6 @@ def backward_pass(seeds, retain_graph=False, on_node=None, order=None, capture=N
 
 
 heappush = heapq.heappush
-
-
-def _backward_in_order(cts, order, retain_graph, leaf_cts):
-    """backward_pass's loop for a recorded creation ``order`` and no hooks.
-
-    The functional transforms' hot path: the same steps as the general loop,
-    without the per-node hook, capture and heap checks.
-    """
-    pop = cts.pop
-    get = cts.get
-    add = _ops.add
-    for node in reversed(order):
-        ct = pop(node, None)
-        if ct is None:
-            continue
-        if node.prim is None:
-            leaf_cts[node] = ct
-            continue
-        in_cts = node.vjp(ct)
-        if not retain_graph:
-            node.vjp = _freed
-            node.lazy = None
-        parents = node.parents
-        if len(parents) == 1:  # unrolled: most nodes have one input
-            parent = parents[0]
-            ict = in_cts[0]
-            if parent is None or ict is None:
-                continue
-            shape = parent.shape
-            if shape is not None and (ict.shape != shape or ict.dtype != parent.dtype):
-                ict = _fit(ict, parent)
-            prev = get(parent)
-            if prev is None:
-                cts[parent] = ict
-            else:
-                cts[parent] = _add_cts(prev, ict) if type(prev) is tuple else add(prev, ict)
-            continue
-        for parent, ict in zip(parents, in_cts):
-            if parent is None or ict is None:
-                continue
-            shape = parent.shape
-            if shape is not None and (ict.shape != shape or ict.dtype != parent.dtype):
-                ict = _fit(ict, parent)  # undo broadcasting / match dtype
-            prev = get(parent)
-            if prev is None:
-                cts[parent] = ict
-            else:  # tuples are the cotangents of multi-output nodes
-                cts[parent] = _add_cts(prev, ict) if type(prev) is tuple else add(prev, ict)
 
 
 def _drain(heap):
