@@ -53,6 +53,20 @@ def funcgrad_eager():
     return (lambda: g(X)), lambda: [g(X)]
 
 
+def funcgrad_recording():
+    """The forward pass under reverse mode, no backward: what recording adds per op.
+
+    Compare with "numpy forward only" (issue 2's target: at most 3x).
+    """
+    import funcgrad.numpy as fnp
+    from funcgrad.ad import VJPTrace
+
+    def step():
+        with VJPTrace() as trace:
+            chain(fnp, trace.new_input(X))
+    return step, lambda: [numpy_hand()[0]()]
+
+
 def funcgrad_jit():
     import funcgrad as fg
     import funcgrad.numpy as fnp
@@ -90,5 +104,6 @@ def autograd_eager():
 
 def implementations():
     return {FLOOR: numpy_hand, "numpy forward only": numpy_forward,
+            "funcgrad forward recording only": funcgrad_recording,
             "funcgrad eager": funcgrad_eager, "funcgrad jit": funcgrad_jit,
             "PyTorch eager": torch_eager, "jax.jit": jax_jit, "autograd": autograd_eager}
