@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ...prims.linear import linear as _linear
 from .. import functional as F
 from .. import init
 from ..module import Module
@@ -56,7 +57,11 @@ class Linear(Module):
             raise ValueError(f"{self._get_name()}(in_features={self.in_features}, "
                              f"out_features={self.out_features}): expected input with last "
                              f"dimension {self.in_features}, got shape {shape}")
-        return F.linear(input, self.weight, self.bias)
+        w, b = self.weight, self.bias
+        if w.shape == (self.out_features, self.in_features) and (
+                b is None or b.shape == (self.out_features,)):
+            return _linear(input, w, b)  # F.linear's common case, its checks done above
+        return F.linear(input, w, b)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
