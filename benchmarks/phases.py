@@ -21,69 +21,15 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import numpy as np  # noqa: E402
 
 from workloads import w2_mlp, w6_seed_mlp  # noqa: E402
 
 
 def hand_phases(cfg):
-    """The hand-written step of workloads/w2_mlp.py, cut into timed phases."""
-    p0, x, y = w2_mlp.problem(cfg)
-    params = [p.copy() for p in p0]
-    ws, bs = params[0::2], params[1::2]
-    n_layers, batch, f32 = len(cfg.sizes) - 1, cfg.batch, np.float32
-    rows = np.arange(batch)
-    grads = [np.empty_like(p) for p in params]
-    bufs = [np.zeros_like(p) for p in params]
-    tmps = [np.empty_like(p) for p in params]
-    zs = [np.empty((batch, n), f32) for n in cfg.sizes[1:]]
-    ghs = [np.empty((batch, n), f32) for n in cfg.sizes[1:-1]]
-    masks = [np.empty((batch, n), bool) for n in cfg.sizes[1:-1]]
-    probs = np.empty((batch, cfg.sizes[-1]), f32)
-    mu, lr = f32(cfg.momentum), f32(cfg.lr)
-
-    def forward():
-        a = x
-        for i in range(n_layers):
-            z = zs[i]
-            np.matmul(a, ws[i].T, out=z)
-            z += bs[i]
-            if i < n_layers - 1:
-                np.maximum(z, 0, out=z)
-            a = z
-        return a
-
-    def loss(logits):  # the loss and its gradient (the fused softmax-CE backward)
-        logits -= logits.max(axis=1, keepdims=True)
-        np.exp(logits, out=probs)
-        s = probs.sum(axis=1, keepdims=True)
-        value = np.log(s).mean() - logits[rows, y].mean()
-        np.divide(probs, s, out=probs)
-        probs[rows, y] -= 1
-        np.multiply(probs, f32(1.0 / batch), out=probs)
-        return value
-
-    def backward(_):
-        g = probs
-        for i in reversed(range(n_layers)):
-            a_in = zs[i - 1] if i else x
-            np.matmul(g.T, a_in, out=grads[2 * i])
-            np.sum(g, axis=0, out=grads[2 * i + 1])
-            if i:
-                gh = ghs[i - 1]
-                np.matmul(g, ws[i], out=gh)
-                np.greater(a_in, 0, out=masks[i - 1])
-                np.multiply(gh, masks[i - 1], out=gh)
-                g = gh
-
-    def step():
-        for prm, gr, buf, tmp in zip(params, grads, bufs, tmps):
-            buf *= mu
-            buf += gr
-            np.multiply(buf, lr, out=tmp)
-            prm -= tmp
-    return {"zero_grad": lambda: None, "forward": forward, "loss": loss,
-            "backward": backward, "step": step}
+    phases = w2_mlp.hand_phases(cfg)[0]
+    backward = phases["backward"]
+    return {"zero_grad": lambda: None, "forward": phases["forward"], "loss": phases["loss"],
+            "backward": lambda _: backward(), "step": phases["step"]}
 
 
 def funcgrad_phases(cfg):

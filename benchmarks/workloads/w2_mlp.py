@@ -79,59 +79,83 @@ def _deltas(loss, new_params, cfg):
 # --------------------------------------------------------------------------- #
 # the floor: what a careful engineer writes by hand
 # --------------------------------------------------------------------------- #
-def numpy_hand(cfg=CONFIG):
+def hand_phases(cfg=CONFIG):
+    """The hand-written step as its phases: ``(phases, params)``.
+
+    ``phases`` maps "forward", "loss" (the loss and its gradient, the fused
+    softmax cross-entropy backward), "backward" and "step" to functions run in
+    that order (see benchmarks/phases.py); ``params`` are the arrays updated.
+    """
     p0, x, y = problem(cfg)
     n_layers = len(cfg.sizes) - 1
     lr, mu, batch = np.float32(cfg.lr), np.float32(cfg.momentum), cfg.batch
     rows = np.arange(batch)
     f32 = np.float32
+    params = [p.copy() for p in p0]
+    ws, bs = params[0::2], params[1::2]
+    grads = [np.empty_like(p) for p in params]
+    bufs = [np.zeros_like(p) for p in params]  # mu*0 + g == g: PyTorch's first step
+    tmps = [np.empty_like(p) for p in params]
+    zs = [np.empty((batch, n), f32) for n in cfg.sizes[1:]]  # activations, ReLU in place
+    ghs = [np.empty((batch, n), f32) for n in cfg.sizes[1:-1]]
+    masks = [np.empty((batch, n), bool) for n in cfg.sizes[1:-1]]
+    probs = np.empty((batch, cfg.sizes[-1]), f32)
+    inv_b = f32(1.0 / batch)
 
+    def forward():
+        a = x
+        for i in range(n_layers):
+            z = zs[i]
+            np.matmul(a, ws[i].T, out=z)
+            z += bs[i]
+            if i < n_layers - 1:
+                np.maximum(z, 0, out=z)
+            a = z
+        return a
+
+    def loss(logits):  # softmax cross-entropy, shifted in place; its gradient in probs
+        logits -= logits.max(axis=1, keepdims=True)
+        np.exp(logits, out=probs)
+        s = probs.sum(axis=1, keepdims=True)
+        value = np.log(s).mean() - logits[rows, y].mean()
+        np.divide(probs, s, out=probs)
+        probs[rows, y] -= 1
+        np.multiply(probs, inv_b, out=probs)
+        return value
+
+    def backward():
+        g = probs
+        for i in reversed(range(n_layers)):
+            a_in = zs[i - 1] if i else x
+            np.matmul(g.T, a_in, out=grads[2 * i])
+            np.sum(g, axis=0, out=grads[2 * i + 1])
+            if i:
+                gh = ghs[i - 1]
+                np.matmul(g, ws[i], out=gh)
+                np.greater(a_in, 0, out=masks[i - 1])
+                np.multiply(gh, masks[i - 1], out=gh)
+                g = gh
+
+    def step():
+        for prm, gr, buf, tmp in zip(params, grads, bufs, tmps):
+            buf *= mu
+            buf += gr
+            np.multiply(buf, lr, out=tmp)
+            prm -= tmp
+    return {"forward": forward, "loss": loss, "backward": backward, "step": step}, params
+
+
+def numpy_hand(cfg=CONFIG):
     def build():
-        params = [p.copy() for p in p0]
-        ws, bs = params[0::2], params[1::2]
-        grads = [np.empty_like(p) for p in params]
-        bufs = [np.zeros_like(p) for p in params]  # mu*0 + g == g: PyTorch's first step
-        tmps = [np.empty_like(p) for p in params]
-        zs = [np.empty((batch, n), f32) for n in cfg.sizes[1:]]  # activations, ReLU in place
-        ghs = [np.empty((batch, n), f32) for n in cfg.sizes[1:-1]]
-        masks = [np.empty((batch, n), bool) for n in cfg.sizes[1:-1]]
-        probs = np.empty((batch, cfg.sizes[-1]), f32)
-        inv_b = f32(1.0 / batch)
+        phases, params = hand_phases(cfg)
+        forward, loss, backward, update = (phases[k] for k in
+                                           ("forward", "loss", "backward", "step"))
 
         def step():
-            a = x
-            for i in range(n_layers):
-                z = zs[i]
-                np.matmul(a, ws[i].T, out=z)
-                z += bs[i]
-                if i < n_layers - 1:
-                    np.maximum(z, 0, out=z)
-                a = z
-            logits = a  # softmax cross-entropy, shifted in place
-            logits -= logits.max(axis=1, keepdims=True)
-            np.exp(logits, out=probs)
-            s = probs.sum(axis=1, keepdims=True)
-            loss = np.log(s).mean() - logits[rows, y].mean()
-            np.divide(probs, s, out=probs)
-            probs[rows, y] -= 1
-            np.multiply(probs, inv_b, out=probs)
-            g = probs
-            for i in reversed(range(n_layers)):
-                a_in = zs[i - 1] if i else x
-                np.matmul(g.T, a_in, out=grads[2 * i])
-                np.sum(g, axis=0, out=grads[2 * i + 1])
-                if i:
-                    gh = ghs[i - 1]
-                    np.matmul(g, ws[i], out=gh)
-                    np.greater(a_in, 0, out=masks[i - 1])
-                    np.multiply(gh, masks[i - 1], out=gh)
-                    g = gh
-            for prm, gr, buf, tmp in zip(params, grads, bufs, tmps):
-                buf *= mu
-                buf += gr
-                np.multiply(buf, lr, out=tmp)
-                prm -= tmp
-            return loss
+            value = loss(forward())
+            backward()
+            update()
+            return value
         return step, params
 
     def check():
