@@ -52,10 +52,12 @@ class Node:
     incoming cotangents to it without storing per-edge metadata.
     """
 
-    # ``lazy`` lets the Tensor front keep what it needs to rebuild the rule on
-    # Tensors for backward(create_graph=True) and check versions.  ``seq``
-    # numbers nodes in creation order -- a topological order, since a node is
-    # made after its parents -- so a backward pass needs no graph sort.
+    # ``seq`` and ``lazy`` belong to the Tensor front's tape.  ``lazy`` keeps what
+    # it needs to rebuild the rule on Tensors for backward(create_graph=True) and
+    # to check versions.  ``seq`` numbers nodes in creation order -- a
+    # topological order, since a node is made after its parents -- so the tape's
+    # backward pass needs no graph sort.  A functional trace orders its nodes by
+    # its own list instead, and its hot paths (``_emit``) leave both unset.
     __slots__ = ("vjp", "parents", "shape", "dtype", "prim", "seq", "lazy", "__weakref__")
 
     def __init__(self, vjp, parents, shape, dtype, prim):
@@ -296,31 +298,126 @@ _FOREIGN = backends._FOREIGN_ARRAY_TYPES  # non-empty once a non-NumPy backend i
 # ``needs`` tuples of the VJP rules that take them, shared instead of built per op.
 _NEEDS_1 = (True,)
 _NEEDS_TT = (True, True)
+_NEEDS_TF = (True, False)
+_NEEDS_FT = (False, True)
+
+
+def _emit(trace, prim, out, vjp, parents):
+    """Append the node of ``out = prim(...)`` to ``trace``; return its tracer.
+
+    Node and tracer are built without a Python-level ``__init__`` call, and the
+    node's tape-only fields (``seq``, ``lazy``) are left unset: this runs once
+    per recorded operation.  (``unary_function`` has the same lines inline.)
+    """
+    node = _new(Node)
+    node.vjp = vjp
+    node.parents = parents
+    node.shape = out.shape
+    node.dtype = out.dtype
+    node.prim = prim
+    trace.nodes.append(node)
+    t = _new(VJPTracer)
+    t._trace = trace
+    t.primal = out
+    t.node = node
+    return t
+
+
+def unary_function(prim):
+    """The function applying the unary elementwise primitive ``prim``, e.g. ``fnp.sin``.
+
+    Semantically ``bind(prim, (x,))``.  The common case -- ``x`` a tracer of a
+    live reverse-mode trace holding a NumPy array -- is handled right here:
+    with one argument, ``x``'s trace is the innermost one bind would pick, so
+    the ufunc runs and the node is recorded without bind's scan or a
+    ``process_primitive`` call (the per-op cost of recording is issue 2's W1
+    benchmark).  Everything else -- other traces, nesting, other backends,
+    debug_nans, errors -- goes through ``bind`` unchanged.
+    """
+    ufunc = prim.np_fn
+
+    def apply(x):
+        if x.__class__ is VJPTracer:
+            trace = x._trace
+            pa = x.primal
+            rule = prim.vjp
+            if pa.__class__ is _ndarray and trace.alive and rule is not None \
+                    and not _FOREIGN and not config.debug_nans:
+                try:
+                    out = ufunc(pa)
+                except (ValueError, TypeError, IndexError):
+                    return bind(prim, (x,), EMPTY_PARAMS)  # re-raises with context
+                # (a reverse-mode tracer's primal is float or complex, and so is a
+                # differentiable unary function of it: no dtype check needed)
+                node = _new(Node)  # _emit(...), inline: the hottest path of all
+                node.vjp = rule(out, pa)
+                parent = x.node
+                node.parents = (parent,)
+                node.shape = parent.shape  # = out.shape (elementwise), without a new tuple
+                node.dtype = out.dtype
+                node.prim = prim
+                trace.nodes.append(node)
+                t = _new(VJPTracer)
+                t._trace = trace
+                t.primal = out
+                t.node = node
+                return t
+        return bind(prim, (x,), EMPTY_PARAMS)
+    if ufunc is None or prim.nondiff or prim.multiple_results or prim.vjp_needs:
+        def apply(x):  # noqa: F811 - no inline path for these
+            return bind(prim, (x,), EMPTY_PARAMS)
+    apply.__name__ = apply.__qualname__ = prim.name
+    return apply
 
 
 def _install_vjp_operators():
-    """Arithmetic operators of VJPTracer that go straight to its trace.
+    """Arithmetic operators of VJPTracer with reverse mode's hot path inline.
 
     Same semantics as Tracer's operators (``bind(prim, (a, b))``): when the
-    other operand is not a tracer, bind would pick this tracer's trace anyway,
-    so the call skips bind's scan.  Only the plain-``bind`` operators are
-    specialised; everything else stays with Tracer's (funcgrad.numpy's).
+    other operand is not a tracer of another trace, bind would pick this
+    tracer's trace, so the common case (NumPy arrays or scalars, a live trace)
+    runs the ufunc and records the node right here.  Only the plain-``bind``
+    operators are specialised; everything else stays with Tracer's
+    (funcgrad.numpy's).
     """
     from .prims import elementwise as P
 
     def direct(prim, swap):
-        if swap:
-            def op(self, other):
-                trace = self._trace
-                if isinstance(other, Tracer) or not trace.alive:
-                    return bind(prim, (other, self), EMPTY_PARAMS)  # nesting, Tensors, leaks
-                return trace.process_primitive(prim, (other, self), EMPTY_PARAMS)
-        else:
-            def op(self, other):
-                trace = self._trace
-                if isinstance(other, Tracer) or not trace.alive:
-                    return bind(prim, (self, other), EMPTY_PARAMS)  # nesting, Tensors, leaks
-                return trace.process_primitive(prim, (self, other), EMPTY_PARAMS)
+        ufunc = prim.np_fn
+        needs_fn = prim.vjp_needs
+
+        def op(self, other):
+            trace = self._trace
+            if other.__class__ is VJPTracer and other._trace is trace:
+                po, no = other.primal, other.node
+                if po.__class__ is not _ndarray:
+                    return bind(prim, (other, self) if swap else (self, other), EMPTY_PARAMS)
+            elif isinstance(other, Tracer):
+                return bind(prim, (other, self) if swap else (self, other), EMPTY_PARAMS)
+            else:
+                po, no = other, None
+            pa = self.primal
+            rule = prim.vjp
+            if pa.__class__ is not _ndarray or not trace.alive or rule is None \
+                    or _FOREIGN or config.debug_nans:
+                return bind(prim, (other, self) if swap else (self, other), EMPTY_PARAMS)
+            try:
+                out = ufunc(po, pa) if swap else ufunc(pa, po)
+            except (ValueError, TypeError, IndexError):  # re-raised with context
+                return bind(prim, (other, self) if swap else (self, other), EMPTY_PARAMS)
+            # (this tracer's primal is float or complex, so the sum, difference,
+            # product or quotient is too: no dtype check needed)
+            if swap:
+                if needs_fn:
+                    vjp = rule(out, po, pa, _NEEDS_TT if no is not None else _NEEDS_FT)
+                else:
+                    vjp = rule(out, po, pa)
+                return _emit(trace, prim, out, vjp, (no, self.node))
+            if needs_fn:
+                vjp = rule(out, pa, po, _NEEDS_TT if no is not None else _NEEDS_TF)
+            else:
+                vjp = rule(out, pa, po)
+            return _emit(trace, prim, out, vjp, (self.node, no))
         return op
 
     for name, prim in (("add", P.add_p), ("sub", P.subtract_p), ("mul", P.multiply_p),
@@ -348,7 +445,9 @@ class VJPTrace(Trace):
         # The hot path of reverse mode, kept flat on purpose (see benchmarks/ W1 for
         # what each line costs): unary and binary calls are unrolled, a ufunc on
         # untraced primals is called right here (evaluate's fast path, inlined),
-        # and the output tracer is built without a Python-level __init__ call.
+        # and node and tracer are built by _emit.  (funcgrad.numpy's unary
+        # functions and VJPTracer's arithmetic operators skip this method for the
+        # commonest calls: see unary_function and _install_vjp_operators.)
         n = len(args)
         if n == 1:
             # The only argument: necessarily one of this trace's tracers.
@@ -379,10 +478,10 @@ class VJPTrace(Trace):
             elif params:  # (``**{}`` would build a dict per call)
                 vjp = rule(out, pa, needs=_NEEDS_1, **params) if prim.vjp_needs else \
                     rule(out, pa, **params)
-                node = Node(vjp, parents, out.shape, dtype, prim)
+                return _emit(self, prim, out, vjp, parents)
             else:
                 vjp = rule(out, pa, needs=_NEEDS_1) if prim.vjp_needs else rule(out, pa)
-                node = Node(vjp, parents, out.shape, dtype, prim)
+                return _emit(self, prim, out, vjp, parents)
         elif n == 2:
             a, b = args
             if a.__class__ is VJPTracer and a._trace is self:
@@ -421,10 +520,10 @@ class VJPTrace(Trace):
                     (na is not None, nb is not None)
                 vjp = rule(out, pa, pb, needs=needs, **params) if params else \
                     rule(out, pa, pb, needs=needs)
-                node = Node(vjp, parents, out.shape, dtype, prim)
+                return _emit(self, prim, out, vjp, parents)
             else:
                 vjp = rule(out, pa, pb, **params) if params else rule(out, pa, pb)
-                node = Node(vjp, parents, out.shape, dtype, prim)
+                return _emit(self, prim, out, vjp, parents)
         else:
             primals = tuple([a.primal if a.__class__ is VJPTracer and a._trace is self else a
                              for a in args])
@@ -445,11 +544,7 @@ class VJPTrace(Trace):
                 return out
             node = record(prim, out, primals, parents, params, self.missing)
         self.nodes.append(node)
-        t = _new(VJPTracer)  # VJPTracer(self, out, node), minus the __init__ call
-        t._trace = self
-        t.primal = out
-        t.node = node
-        return t
+        return VJPTracer(self, out, node)
 
     def _record_multi(self, prim, out, primals, parents, params):
         node = record(prim, out, primals, parents, params, self.missing)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ad import unary_function as _unary_function
 from ..core import EMPTY_PARAMS, bind as _bind
 from ..prims import elementwise as P
 from ..prims.creation import asarray
@@ -25,9 +26,7 @@ floor = P.floor
 
 
 def _unary(prim, doc):
-    def f(x):
-        return _bind(prim, (x,), EMPTY_PARAMS)
-    f.__name__ = prim.name
+    f = _unary_function(prim)  # bind(prim, (x,)), reverse mode's common case inline
     f.__doc__ = doc
     return f
 

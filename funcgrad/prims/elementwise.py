@@ -129,15 +129,18 @@ invert_p = nondiff("invert", shape_rule=lambda x: (x.shape, x.dtype))
 # --------------------------------------------------------------------------- #
 # Binary arithmetic
 # --------------------------------------------------------------------------- #
+# The VJPs of add and subtract keep no residual: one shared function each.
+_add_bwd = lambda ct: (ct, ct)  # noqa: E731
+_subtract_bwd = lambda ct: (ct, -ct)  # noqa: E731
 add_p = define_elementwise(
     Primitive("add"), _impl("add"),
     jvp=(lambda t, out, x, y: t, lambda t, out, x, y: t),
-    vjp=lambda out, x, y: lambda ct: (ct, ct))
+    vjp=lambda out, x, y: _add_bwd)
 
 subtract_p = define_elementwise(
     Primitive("subtract"), _impl("subtract"),
     jvp=(lambda t, out, x, y: t, lambda t, out, x, y: -t),
-    vjp=lambda out, x, y: lambda ct: (ct, -ct))
+    vjp=lambda out, x, y: _subtract_bwd)
 
 negative_p = define_elementwise(
     Primitive("negative"), _impl("negative"), shape_rule=lambda x: (x.shape, x.dtype),
@@ -147,9 +150,11 @@ negative_p = define_elementwise(
 
 # d(xy) = y dx + x dy.  Each residual is kept only if the other input wants a cotangent.
 def _mul_vjp(out, x, y, needs):
-    rx = x if needs[1] else None
-    ry = y if needs[0] else None
-    return lambda ct: (ct * ry if needs[0] else None, ct * rx if needs[1] else None)
+    if needs[1]:
+        if needs[0]:
+            return lambda ct: (ct * y, ct * x)
+        return lambda ct: (None, ct * x)
+    return lambda ct: (ct * y, None)
 
 
 multiply_p = define_elementwise(
@@ -160,8 +165,11 @@ multiply_p.vjp_needs = True
 
 # d(x/y) = dx / y - (x/y) dy / y
 def _div_vjp(out, x, y, needs):
-    ro = out if needs[1] else None
-    return lambda ct: (ct / y if needs[0] else None, -ct * ro / y if needs[1] else None)
+    if needs[1]:
+        if needs[0]:
+            return lambda ct: (ct / y, -ct * out / y)
+        return lambda ct: (None, -ct * out / y)
+    return lambda ct: (ct / y, None)
 
 
 def _true_divide_shape(x, y):
@@ -297,7 +305,8 @@ stop_gradient_p.batch = lambda vals, dims: (vals[0], dims[0])
 # Wrappers: the names rules (and funcgrad.numpy) call.
 # --------------------------------------------------------------------------- #
 def _w1(prim):
-    return lambda x: _bind(prim, (x,), EMPTY_PARAMS)
+    from ..ad import unary_function  # reverse mode's hot path inline
+    return unary_function(prim)
 
 
 exp = _w1(exp_p)
