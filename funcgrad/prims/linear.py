@@ -66,6 +66,9 @@ def _linear_vjp(out, x, w, b=None, *, needs):
     rx = x if need_w else None
 
     def vjp(ct):
+        if ct.__class__ is _ndarray and (rw is None or rw.__class__ is _ndarray) and (
+                rx is None or rx.__class__ is _ndarray):
+            return _vjp_arrays(ct)
         ct2 = reshape(ct, (rows, n)) if flat else ct
         ct_x = ct_w = ct_b = None
         if need_x:
@@ -78,7 +81,26 @@ def _linear_vjp(out, x, w, b=None, *, needs):
         if need_b:
             ct_b = reduce_sum(ct2, (0,))
         return (ct_x, ct_w) if len(needs) == 2 else (ct_x, ct_w, ct_b)
+
+    def _vjp_arrays(ct):
+        # The same operations on concrete NumPy arrays, called directly: nothing
+        # differentiates through them (a traced cotangent takes the primitives
+        # above), and each bind would cost more than the small products it runs.
+        ct2 = ct.reshape((rows, n)) if flat else ct
+        ct_x = ct_w = ct_b = None
+        if need_x:
+            ct_x = np.matmul(ct2, rw)
+            if flat:
+                ct_x = ct_x.reshape(x_shape)
+        if need_w:
+            ct_w = np.matmul(ct2.T, rx.reshape((rows, k)) if flat else rx)
+        if need_b:
+            ct_b = ct2.sum(axis=(0,), keepdims=False)
+        return (ct_x, ct_w) if len(needs) == 2 else (ct_x, ct_w, ct_b)
     return vjp
+
+
+_ndarray = np.ndarray
 
 
 linear_p.vjp = _linear_vjp
