@@ -449,3 +449,56 @@ def test_end_to_end_training_with_nn_linear():
         loss.backward()
         opt.step()
     assert float(loss.data) < 1e-3
+
+
+def test_steady_plan_replays_and_steps_aside_for_every_change(monkeypatch):
+    """The steady-state plan (optim/_fused.py) == the eager step, through every change
+    a training loop can make between steps; it is kept while nothing changes."""
+    from funcgrad.optim import _fused
+    made = []  # plans made, counted per step (holding them would hold their arrays)
+    init_plan = _fused._SteadyPlan.__init__
+
+    def counting_init(self, *args):
+        init_plan(self, *args)
+        made.append(1)
+    monkeypatch.setattr(_fused._SteadyPlan, "__init__", counting_init)
+    init, grads = _init(), _grads(14)
+
+    def run(compile_after):
+        ps = [Tensor(a.copy(), requires_grad=True) for a in init]
+        opt = fg.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01)
+        counts, held = [], []
+        with fg.config.override(optimizer_compile_after=compile_after):
+            for i, gs in enumerate(grads):
+                for j, (p, g) in enumerate(zip(ps, gs)):
+                    p.grad = None if (i == 6 and j == 1) else Tensor(g)  # a skipped grad
+                if i == 5:
+                    ps[0].data = ps[0].data * 0.5  # a new parameter array
+                if i == 8:
+                    held.append(opt.state[ps[0]]["momentum_buffer"].data)  # a held buffer
+                    held.append(held[0].copy())
+                if i == 9:
+                    opt.load_state_dict(opt.state_dict())  # new state tensors
+                if i == 10:
+                    ps[1].grad = Tensor(gs[1].astype(np.float32))  # another grad dtype
+                if i == 13:
+                    held.append(ps[1].data)  # a held parameter array
+                    held.append(held[-1].copy())
+                opt.step()
+                counts.append((len(made), len(opt._fused.plans)))
+        return ps, opt, counts, held
+
+    eager, e_opt, _, _ = run(None)
+    assert not made
+    fused, f_opt, counts, held = run(0)
+    for a, b in zip(eager, fused):
+        np.testing.assert_array_equal(a.data, b.data)
+        assert a._version == b._version
+    for a, b in zip(eager, fused):
+        np.testing.assert_array_equal(e_opt.state[a]["momentum_buffer"].data,
+                                      f_opt.state[b]["momentum_buffer"].data)
+    np.testing.assert_array_equal(held[0], held[1])  # arrays the user held kept their values
+    np.testing.assert_array_equal(held[2], held[3])
+    # Made after the first steady step and kept while nothing changes; made again later.
+    assert counts[1] == counts[2] == counts[3] == counts[4] == (1, 1)
+    assert counts[12][0] > counts[4][0] and counts[12][1] == 1

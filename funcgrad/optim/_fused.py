@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backends
-from .._donation import private, unshared
+from .._donation import _getrefcount, private, unshared
 from ..config import config
 from ..jit import jit
 from ..jit_codegen import generate
@@ -60,22 +60,35 @@ def _group_update_fn(math):
 class FusedUpdates:
     """Per-optimizer bookkeeping of the compiled group updates."""
 
-    __slots__ = ("seen", "compiled")
+    __slots__ = ("seen", "compiled", "plans")
 
     def __init__(self):
         self.seen = {}      # signature -> eager steps taken with it
         self.compiled = {}  # signature -> _Compiled
+        self.plans = {}     # id(group) -> _SteadyPlan of its last fully donated step
 
     def step(self, opt, group, hyper, init_state):
         """Update ``group`` compiled; return False to let the caller run it eagerly.
 
         One pass over the parameters collects the signature, the flat inputs
-        and which of them may be overwritten (refcounts: see _donation).
+        and which of them may be overwritten (refcounts: see _donation).  The
+        steady state of a training loop -- the same parameter and state arrays,
+        all overwritable, new gradients of the same shapes -- is recognised by
+        the group's :class:`_SteadyPlan` instead, which checks exactly that.
         """
         after = config.optimizer_compile_after
         if after is None or backends._FOREIGN_ARRAY_TYPES or config.debug_nans:
             return False
         hyper_items = tuple([(k, v) for k, v in hyper.items() if k != "lr"])
+        plan = self.plans.get(id(group))
+        if plan is not None:
+            if plan.group is group and plan.hyper_items == hyper_items and \
+                    plan.run(opt.state, hyper["lr"]):
+                return True
+            # Something changed: the general path below.  (Dropping the plan first:
+            # its references would keep the arrays from being overwritten.)
+            del self.plans[id(group)]
+            plan = None
         try:
             hash(hyper_items)
         except TypeError:
@@ -129,6 +142,9 @@ class FusedUpdates:
                                                          hyper_items, stores)
         flat = datas + grads + states
         flat.append(np.asarray(hyper["lr"], dtype=np.float64))
+        all_donated = len(mine) == len(datas) + len(states)
+        state_layout = _state_layout(stores) if all_donated else None
+        grad_meta = [(g.shape, g.dtype) for g in grads]
         del datas, grads, states  # the donated buffers now belong to the replay
         outs = entry.replay([i for i, x in enumerate(flat) if id(x) in mine])(*flat)
         del flat
@@ -146,6 +162,108 @@ class FusedUpdates:
                     # Written in place into a buffer only this Tensor held: keep the Tensor.
                     if cur is None or cur.__class__ is not Tensor or cur.data is not new:
                         st[k] = Tensor._wrap(_as_array(new))
+        # Plan the next step when this one donated everything and left the state
+        # with the structure it had (not a first step, which creates buffers).
+        if all_donated and _state_layout([opt_state.get(p) for p in params]) == state_layout:
+            self.plans[id(group)] = _SteadyPlan(group, hyper_items, entry, params, grad_meta,
+                                                opt_state)
+        return True
+
+
+def _state_layout(stores):
+    """Each state dict's keys and which entries are set: the program's state inputs."""
+    return [(tuple(st), tuple([st[k] is not None for k in st])) if st else ((), ())
+            for st in stores]
+
+
+class _SteadyPlan:
+    """A group's last step, fully donated, to recognise the next one cheaply.
+
+    The next step may replay the same program into the same buffers when:
+    the group has the same parameters, the same ones have gradients, and
+    those are NumPy arrays of the same shapes and dtypes; every parameter
+    and state entry is still the same array (so shapes and dtypes hold) and
+    still referenced by nobody but its Tensor and this plan (so it may be
+    overwritten, as in the step that made the plan); the hyperparameters
+    other than ``lr`` are equal.  Anything else makes :meth:`run` return
+    False and the general path runs (and re-plans).
+    """
+
+    __slots__ = ("group", "hyper_items", "entries", "fn", "layout")
+
+    def __init__(self, group, hyper_items, entry, params, grad_meta, opt_state):
+        self.group = group
+        self.hyper_items = hyper_items
+        self.layout = entry.layout
+        meta = iter(grad_meta)
+        entries = []
+        n_flat = 0
+        for p in group["params"]:
+            if p.grad is None:
+                entries.append(None)
+                continue
+            st = opt_state.get(p)  # (None for a stateless optimizer: `state` is a defaultdict)
+            items = tuple((k, t, t.data) for k, t in st.items() if t is not None) if st else ()
+            entries.append((p, p.data, *next(meta), st, len(st) if st else 0, items))
+            n_flat += 1 + len(items)
+        self.entries = tuple(entries)
+        n_params = len(params)
+        donated = list(range(n_params)) + list(range(2 * n_params, n_params + n_flat))
+        self.fn = entry.replay(donated)
+
+    def run(self, opt_state, lr):
+        """Replay the program if this step is the planned one; else return False."""
+        ps = self.group["params"]
+        entries = self.entries
+        if len(ps) != len(entries):
+            return False
+        datas, grads, states = [], [], []
+        ndarray = np.ndarray
+        for p, e in zip(ps, entries):
+            gt = p.grad
+            if e is None:
+                if gt is not None:
+                    return False
+                continue
+            p0, a, gshape, gdtype, st, n_keys, items = e
+            if p is not p0 or gt is None or p.data is not a or opt_state.get(p) is not st \
+                    or (st is not None and len(st) != n_keys):
+                return False
+            g = gt.data
+            # References to a: the Tensor's slot, this plan, `a`, getrefcount's argument.
+            if g.__class__ is not ndarray or g.shape != gshape or g.dtype != gdtype or \
+                    _getrefcount(a) > 4 or not a.flags.writeable:
+                return False
+            datas.append(a)
+            grads.append(g)
+            for k, t, v in items:
+                # t: the state dict, this plan, `t`, the argument; v: t's slot, this
+                # plan, `v`, the argument.
+                if st.get(k) is not t or t.data is not v or _getrefcount(t) > 4 or \
+                        _getrefcount(v) > 4 or not v.flags.writeable:
+                    return False
+                states.append(v)
+        a = g = t = v = e = None  # no stray references
+        flat = datas + grads + states
+        flat.append(np.asarray(lr, dtype=np.float64))
+        del datas, grads, states
+        outs = self.fn(*flat)
+        del flat
+        planned = [e for e in entries if e is not None]
+        for e, (i_param, state_out) in zip(planned, self.layout):
+            p, a = e[0], e[1]
+            new = outs[i_param]
+            p._assign(new)
+            if new is not a:  # (not written in place: nothing to plan on any more)
+                self.group = None
+            if state_out:
+                st = e[4]
+                for k, j in state_out:
+                    new = outs[j]
+                    cur = st.get(k)
+                    if j is None or cur is None or cur.data is not new:
+                        st[k] = None if j is None else Tensor._wrap(_as_array(new))
+                        self.group = None
         return True
 
 

@@ -62,9 +62,8 @@ def reduce(loss, reduction, op):
     check_reduction(reduction, op)
 
 
-def relu0(x):
-    """max(x, 0) with derivative 0 at 0 (PyTorch's convention): the relu primitive."""
-    return _relu(x)
+# max(x, 0) with derivative 0 at 0 (PyTorch's convention): the relu primitive itself.
+relu0 = _relu
 
 
 def log1pexp(x):

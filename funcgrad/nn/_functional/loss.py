@@ -142,8 +142,12 @@ def _check_targets(t, c, ignore_index, op):
         return False
     if vals.size == 0:
         return True
-    lo, hi = vals.min(), vals.max()
-    if 0 <= lo and hi < c:  # the common case: two reductions, no masks
+    if vals.dtype.kind == "i":
+        # One reduction for both bounds: read as unsigned, a negative is huge.
+        in_range = vals.view(f"u{vals.dtype.itemsize}").max() < c
+    else:
+        in_range = vals.max() < c
+    if in_range:  # the common case: one reduction, no masks
         return not (0 <= ignore_index < c) or not (vals == ignore_index).any()
     bad = (vals != ignore_index) & ((vals < 0) | (vals >= c))
     if bad.any():

@@ -57,7 +57,9 @@ class Linear(Module):
             raise ValueError(f"{self._get_name()}(in_features={self.in_features}, "
                              f"out_features={self.out_features}): expected input with last "
                              f"dimension {self.in_features}, got shape {shape}")
-        w, b = self.weight, self.bias
+        params = self._parameters  # (self.weight would miss the instance dict first)
+        w = params["weight"] if "weight" in params else self.weight
+        b = params["bias"] if "bias" in params else self.bias
         if w.shape == (self.out_features, self.in_features) and (
                 b is None or b.shape == (self.out_features,)):
             return _linear(input, w, b)  # F.linear's common case, its checks done above
