@@ -129,6 +129,17 @@ def record(prim, out, primals, parents, params, missing=None):
     return Node(vjp_fn, parents, out.shape, out.dtype, prim)
 
 
+def fwd_and_vjp(prim, primals, needs, params):
+    """``(out, staged vjp)`` of ``prim`` on concrete NumPy primals via ``prim.fwd_vjp``."""
+    try:
+        if prim.vjp_needs:
+            return prim.fwd_vjp(*primals, needs=needs, **params)
+        return prim.fwd_vjp(*primals, **params)
+    except (ValueError, TypeError, IndexError):
+        _evaluate_impl(prim, primals, params)  # the impl re-raises with context
+        raise
+
+
 def projection_nodes(multi_node, outs):
     """Per-output nodes for a multi-output node: ct_i becomes (None,..,ct_i,..,None)."""
     n = len(outs)
@@ -495,6 +506,9 @@ class VJPTrace(Trace):
             if (pa.__class__ is not _ndarray and isinstance(pa, Tracer)) or \
                     (pb.__class__ is not _ndarray and isinstance(pb, Tracer)):
                 out = bind(prim, (pa, pb), params)
+            elif prim.fwd_vjp is not None and not _FOREIGN and not config.debug_nans:
+                out, vjp = fwd_and_vjp(prim, (pa, pb), (na is not None, nb is not None), params)
+                return _emit(self, prim, out, vjp, (na, nb))
             else:
                 fast = prim.np_fn
                 if fast is not None and not params and not _FOREIGN and not config.debug_nans:

@@ -84,10 +84,17 @@ class Primitive:
       vjp_needs: the VJP rule takes ``needs`` (see above) -- for matmul & co.
       nondiff: True for primitives whose derivative is zero everywhere it
         exists (comparisons, floor, argmax, ...); declared, never implied.
+      fwd_vjp(*primals, **params) -> (out, vjp_fn): optional; evaluates on
+        concrete NumPy arrays *and* stages the VJP in one go, so the rule can
+        keep an intermediate of the forward computation instead of redoing it
+        (cross_entropy keeps its log-probabilities).  Reverse mode uses it when
+        it records on NumPy arrays; it must agree bit for bit with ``impl``
+        followed by ``vjp`` (a property test checks every one that is defined).
     """
 
     __slots__ = ("name", "impl", "impls", "shape_rule", "vjp", "jvp", "batch",
-                 "transpose", "nondiff", "multiple_results", "vjp_needs", "np_fn", "doc")
+                 "transpose", "nondiff", "multiple_results", "vjp_needs", "np_fn",
+                 "fwd_vjp", "doc")
 
     def __init__(self, name, *, multiple_results=False, nondiff=False):
         self.name = name
@@ -106,6 +113,7 @@ class Primitive:
         # A plain NumPy function computing the primitive with no params (a ufunc):
         # evaluate calls it directly, skipping the impl wrapper (the hot path).
         self.np_fn = None
+        self.fwd_vjp = None
         self.doc = None
         _REGISTRY[name] = self
 

@@ -137,8 +137,13 @@ class _TapeTrace(Trace):
             values.append(v)
             if not traced and isinstance(v, Tracer):
                 traced = True
+        staged = None
         if traced:
             out = bind(prim, values, params)
+        elif noted and prim.fwd_vjp is not None and not _FOREIGN and not config.debug_nans:
+            # evaluated and its rule staged together (see Primitive.fwd_vjp)
+            out, staged = ad.fwd_and_vjp(prim, values, tuple([p is not None for p in parents]),
+                                         params)
         else:
             fast = prim.np_fn  # evaluate's fast path, inlined (the hot path)
             if fast is not None and not params and not _FOREIGN and not config.debug_nans:
@@ -165,7 +170,9 @@ class _TapeTrace(Trace):
             result.node = _record(prim, out, result, args, values, parents, params, noted)
         else:  # _record, inlined: the rule staged on the arrays, what create_graph needs
             parents = tuple(parents)
-            if prim.vjp_needs:
+            if staged is not None:
+                vjp = staged
+            elif prim.vjp_needs:
                 needs = tuple([p is not None for p in parents])
                 vjp = rule(out, *values, needs=needs, **params) if params else \
                     rule(out, *values, needs=needs)

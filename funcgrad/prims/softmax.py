@@ -98,9 +98,14 @@ _REDUCTIONS = ("none", "sum", "mean")
 
 def _cross_entropy_impl(xp, x, labels, axis, reduction):
     shifted, lse = _shifted_and_lse(xp, x, axis)
+    return _cross_entropy_of(xp, shifted, lse, labels, axis, reduction)
+
+
+def _cross_entropy_of(xp, shifted, lse, labels, axis, reduction):
+    """The loss from ``x - m`` and ``log(sum(exp(x - m)))`` (``_shifted_and_lse``)."""
     lse = lse.squeeze(axis)
-    if x.ndim == 2 and axis == 1:  # (N, C) logits: one fancy index
-        rows = lse - shifted[xp.arange(x.shape[0]), labels]
+    if shifted.ndim == 2 and axis == 1:  # (N, C) logits: one fancy index
+        rows = lse - shifted[xp.arange(shifted.shape[0]), labels]
     else:
         idx = labels.reshape(labels.shape[:axis] + (1,) + labels.shape[axis:])
         rows = lse - xp.take_along_axis(shifted, idx, axis).squeeze(axis)
@@ -147,17 +152,21 @@ def _ce_direction(x, labels, axis, reduction):
         xp = _xp_of(x)
         shifted, lse = _shifted_and_lse(xp, x, axis)
         shifted -= lse
-        d = xp.exp(shifted, out=shifted)
-        if x.ndim == 2 and axis == 1:
-            d[xp.arange(x.shape[0]), labels] -= 1
-        else:
-            d -= _onehot_array(xp, labels, x, axis)
-        if scale is not None:
-            d *= scale
-        return d
+        return _direction_of(xp, xp.exp(shifted, out=shifted), labels, axis, scale)
     d = _bind(subtract_p, (_softmax_of(log_softmax_p.bind(x, axis=axis)),
                            _onehot(labels, x, axis)), EMPTY_PARAMS)
     return d if scale is None else _bind(multiply_p, (d, scale), EMPTY_PARAMS)
+
+
+def _direction_of(xp, probs, labels, axis, scale):
+    """``(probs - onehot) * scale`` computed in ``probs`` (a fresh array)."""
+    if probs.ndim == 2 and axis == 1:
+        probs[xp.arange(probs.shape[0]), labels] -= 1
+    else:
+        probs -= _onehot_array(xp, labels, probs, axis)
+    if scale is not None:
+        probs *= scale
+    return probs
 
 
 def _onehot_array(xp, labels, like, axis):
@@ -176,6 +185,31 @@ def _cross_entropy_vjp(out, x, labels, axis, reduction):
             return np.multiply(ct, d, out=d), None  # d is fresh: scaled in place
         return _bind(multiply_p, (ct, d), EMPTY_PARAMS), None
     return vjp
+
+
+def _cross_entropy_fwd_vjp(x, labels, axis, reduction):
+    """The loss and its staged VJP from one softmax (concrete NumPy arrays).
+
+    The forward pass's log-probabilities are the VJP's residual (the same size
+    as the logits it replaces), so the backward pass needs one ``exp`` instead
+    of recomputing the maximum, the shift and the normaliser.
+    """
+    shifted, lse = _shifted_and_lse(np, x, axis)
+    out = _cross_entropy_of(np, shifted, lse, labels, axis, reduction)
+    shifted -= lse  # the log-probabilities, as the rule's own path computes them
+    logp = shifted
+    scale = 1.0 / _count(tuple(x.shape), axis) if reduction == "mean" else None
+
+    def vjp(ct):
+        # (logp is kept intact: the pullback may run again.)  The direction is a
+        # constant even for a traced cotangent: the logits themselves are concrete.
+        d = _direction_of(np, np.exp(logp), labels, axis, scale)
+        if reduction == "none":
+            ct = expand_dims(ct, axis)
+        if ct.__class__ is np.ndarray and ct.dtype == d.dtype:
+            return np.multiply(ct, d, out=d), None
+        return _bind(multiply_p, (ct, d), EMPTY_PARAMS), None
+    return out, vjp
 
 
 def _cross_entropy_jvp(tangents, out, x, labels, axis, reduction):
@@ -208,6 +242,7 @@ def _cross_entropy_batch(vals, dims, axis, reduction):
 
 
 cross_entropy_p.vjp = _cross_entropy_vjp
+cross_entropy_p.fwd_vjp = _cross_entropy_fwd_vjp
 cross_entropy_p.jvp = _cross_entropy_jvp
 cross_entropy_p.batch = _cross_entropy_batch
 
