@@ -178,7 +178,13 @@ class _TapeTrace(Trace):
                     rule(out, *values, needs=needs)
             else:
                 vjp = rule(out, *values, **params) if params else rule(out, *values)
-            node = result.node = ad.Node(vjp, parents, out.shape, out.dtype, prim)
+            node = result.node = _new(_Node)  # ad.Node(...) without the __init__ call
+            node.vjp = vjp
+            node.parents = parents
+            node.shape = out.shape
+            node.dtype = out.dtype
+            node.prim = prim
+            node.seq = _next_seq()
             out_ref = _weakref(out) if out.__class__ is np.ndarray else _weak_or_strong(out)
             node.lazy = (args, values, (_weakref(result), out_ref), params, noted)
         result.requires_grad = True
@@ -285,6 +291,9 @@ def _record(prim, out, result, args, values, parents, params, noted):
 
 
 _weakref = weakref.ref
+_new = object.__new__
+_Node = ad.Node
+_next_seq = ad._next_seq
 _FOREIGN = backends._FOREIGN_ARRAY_TYPES  # non-empty once a non-NumPy backend is in use
 
 
@@ -613,6 +622,10 @@ def _seeds(tensors, grads, create_graph):
 
 
 def _accumulate(t, ct, create_graph):
+    if ct.__class__ is np.ndarray and t.grad is None and not create_graph and \
+            ct.shape == t.data.shape:
+        t.grad = Tensor._wrap(ct)  # the common case: a first gradient of the right shape
+        return
     if not isinstance(ct, Tensor):
         ct = Tensor._wrap(ct)
     elif not create_graph:
