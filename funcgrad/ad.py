@@ -313,17 +313,18 @@ _NEEDS_TF = (True, False)
 _NEEDS_FT = (False, True)
 
 
-def _emit(trace, prim, out, vjp, parents):
-    """Append the node of ``out = prim(...)`` to ``trace``; return its tracer.
+def _emit(trace, prim, out, vjp, parents, shape):
+    """Append the node of ``out = prim(...)`` (``shape``: ``out.shape``) to ``trace``.
 
-    Node and tracer are built without a Python-level ``__init__`` call, and the
-    node's tape-only fields (``seq``, ``lazy``) are left unset: this runs once
-    per recorded operation.  (``unary_function`` has the same lines inline.)
+    Returns the output's tracer.  Node and tracer are built without a
+    Python-level ``__init__`` call, and the node's tape-only fields (``seq``,
+    ``lazy``) are left unset: this runs once per recorded operation.  (A unary
+    elementwise caller passes its input's shape tuple: no new tuple.)
     """
     node = _new(Node)
     node.vjp = vjp
     node.parents = parents
-    node.shape = out.shape
+    node.shape = shape
     node.dtype = out.dtype
     node.prim = prim
     trace.nodes.append(node)
@@ -360,19 +361,8 @@ def unary_function(prim):
                     return bind(prim, (x,), EMPTY_PARAMS)  # re-raises with context
                 # (a reverse-mode tracer's primal is float or complex, and so is a
                 # differentiable unary function of it: no dtype check needed)
-                node = _new(Node)  # _emit(...), inline: the hottest path of all
-                node.vjp = rule(out, pa)
                 parent = x.node
-                node.parents = (parent,)
-                node.shape = parent.shape  # = out.shape (elementwise), without a new tuple
-                node.dtype = out.dtype
-                node.prim = prim
-                trace.nodes.append(node)
-                t = _new(VJPTracer)
-                t._trace = trace
-                t.primal = out
-                t.node = node
-                return t
+                return _emit(trace, prim, out, rule(out, pa), (parent,), parent.shape)
         return bind(prim, (x,), EMPTY_PARAMS)
     if ufunc is None or prim.nondiff or prim.multiple_results or prim.vjp_needs:
         def apply(x):  # noqa: F811 - no inline path for these
@@ -423,12 +413,12 @@ def _install_vjp_operators():
                     vjp = rule(out, po, pa, _NEEDS_TT if no is not None else _NEEDS_FT)
                 else:
                     vjp = rule(out, po, pa)
-                return _emit(trace, prim, out, vjp, (no, self.node))
+                return _emit(trace, prim, out, vjp, (no, self.node), out.shape)
             if needs_fn:
                 vjp = rule(out, pa, po, _NEEDS_TT if no is not None else _NEEDS_TF)
             else:
                 vjp = rule(out, pa, po)
-            return _emit(trace, prim, out, vjp, (self.node, no))
+            return _emit(trace, prim, out, vjp, (self.node, no), out.shape)
         return op
 
     for name, prim in (("add", P.add_p), ("sub", P.subtract_p), ("mul", P.multiply_p),
@@ -489,10 +479,10 @@ class VJPTrace(Trace):
             elif params:  # (``**{}`` would build a dict per call)
                 vjp = rule(out, pa, needs=_NEEDS_1, **params) if prim.vjp_needs else \
                     rule(out, pa, **params)
-                return _emit(self, prim, out, vjp, parents)
+                return _emit(self, prim, out, vjp, parents, out.shape)
             else:
                 vjp = rule(out, pa, needs=_NEEDS_1) if prim.vjp_needs else rule(out, pa)
-                return _emit(self, prim, out, vjp, parents)
+                return _emit(self, prim, out, vjp, parents, out.shape)
         elif n == 2:
             a, b = args
             if a.__class__ is VJPTracer and a._trace is self:
@@ -508,7 +498,7 @@ class VJPTrace(Trace):
                 out = bind(prim, (pa, pb), params)
             elif prim.fwd_vjp is not None and not _FOREIGN and not config.debug_nans:
                 out, vjp = fwd_and_vjp(prim, (pa, pb), (na is not None, nb is not None), params)
-                return _emit(self, prim, out, vjp, (na, nb))
+                return _emit(self, prim, out, vjp, (na, nb), out.shape)
             else:
                 fast = prim.np_fn
                 if fast is not None and not params and not _FOREIGN and not config.debug_nans:
@@ -534,10 +524,10 @@ class VJPTrace(Trace):
                     (na is not None, nb is not None)
                 vjp = rule(out, pa, pb, needs=needs, **params) if params else \
                     rule(out, pa, pb, needs=needs)
-                return _emit(self, prim, out, vjp, parents)
+                return _emit(self, prim, out, vjp, parents, out.shape)
             else:
                 vjp = rule(out, pa, pb, **params) if params else rule(out, pa, pb)
-                return _emit(self, prim, out, vjp, parents)
+                return _emit(self, prim, out, vjp, parents, out.shape)
         else:
             primals = tuple([a.primal if a.__class__ is VJPTracer and a._trace is self else a
                              for a in args])
