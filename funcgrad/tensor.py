@@ -201,11 +201,14 @@ class _TapeTrace(Trace):
                         else None for t in flat)
         values = tree_unflatten(tree, [t.data if is_tensor(t) else t for t in flat])
         if getattr(cv, "is_remat", False):
-            # checkpoint on Tensors: its function may close over parameters that
-            # need gradients (a Module's weights), which a rule over the explicit
-            # arguments cannot give them -- so it is recorded as usual (correct
-            # gradients, no rematerialisation; use the functional front for that).
-            return cv.fun(*args)
+            # checkpoint on Tensors: recorded as usual (so parameters the function
+            # closes over get their gradients), then its saved values are dropped
+            # and recomputed in the backward pass (see _tape_checkpoint).  Tensors
+            # holding traced values: the functional transform's checkpoint applies.
+            if any(isinstance(v, Tracer) for v in tree_flatten(values)[0]):
+                return cv.fun(*args)
+            from ._tape_checkpoint import checkpoint_on_tape
+            return checkpoint_on_tape(cv.fun, args)
         if not any(p is not None for p in parents) or cv.fwd is None:
             with no_grad():
                 return cv.fun(*args)

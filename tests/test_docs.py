@@ -23,7 +23,7 @@ def test_mkdocs_builds_strictly(tmp_path):
 
 
 DOCTEST_MODULES = ["funcgrad.api", "funcgrad.custom", "funcgrad.tree_util",
-                   "funcgrad.testing.check", "funcgrad.tensor"]
+                   "funcgrad.testing.check", "funcgrad.tensor", "funcgrad.utils.checkpoint"]
 
 
 @pytest.mark.parametrize("name", DOCTEST_MODULES)

@@ -1,2 +1,2 @@
-"""funcgrad.utils."""
-from . import data  # noqa: F401
+"""funcgrad.utils: ``data`` (datasets and loaders) and ``checkpoint``."""
+from . import checkpoint, data  # noqa: F401
