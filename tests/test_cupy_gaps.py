@@ -103,6 +103,19 @@ def test_pad_linear_ramp(cp):
     _check(cp, lambda a: fnp.pad(a, (2, 3), mode="linear_ramp", end_values=7), I)
 
 
+def test_pad_settings_given_as_device_arrays(cp):
+    ends, fills = np.array([[1., -1.], [5., 0.]]), np.array([[7., 8.], [9., 6.]])
+    _check(cp, lambda a, e: fnp.pad(a, ((1, 2), (2, 0)), mode="linear_ramp", end_values=e),
+           M, ends)
+    _check(cp, lambda a, c: fnp.pad(a, ((1, 2), (2, 1)), constant_values=c), M, fills)
+    _check(cp, lambda a, c: fnp.pad(a, 2, constant_values=c), X, np.array(4.5))
+
+
+def test_append_python_values_onto_a_device_array(cp):
+    _check(cp, lambda a: fnp.append(a, 3.0), X)
+    _check(cp, lambda a: fnp.append(a, [[1., 2., 3.]], axis=0), M)
+
+
 # --------------------------------------------------------------------------- #
 # linalg
 # --------------------------------------------------------------------------- #
@@ -197,3 +210,4 @@ def test_histograms(cp):
     _check(cp, lambda a, w: fnp.histogram(a, 3, weights=w), X, np.linspace(0., 1., 10))
     _check(cp, lambda a: fnp.histogram(a, 5, density=True), X)
     _check(cp, lambda a, b: fnp.histogram(a, b), X, np.array([0., 2., 5., 10.]))
+    _check(cp, lambda a, lo, hi: fnp.histogram(a, 4, (lo, hi)), X, np.array(2.), np.array(6.))

@@ -30,7 +30,9 @@ def _ravel(a):
 
 def append(arr, values, axis=None):
     """``arr`` with ``values`` appended (both flattened when ``axis`` is None)."""
-    arr, values = _arr(arr), _arr(values)
+    arr = _arr(arr)
+    if not (hasattr(values, "shape") and hasattr(values, "dtype")):
+        values = _xp_of(arr).asarray(values)  # Python values go to arr's device
     if axis is None:
         return S.concatenate([_ravel(arr), _ravel(values)], 0)
     (axis,) = normalize_axes(axis, arr.ndim, "append")

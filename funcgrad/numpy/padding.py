@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backends
+from ..core import Tracer
 from ..prims.creation import _xp_of, asarray
 from ..prims.indexing import getitem
 from ..prims.shape_ops import broadcast_to, concatenate, pad_constant
@@ -26,6 +28,9 @@ _MODES = ("constant", "edge", "reflect", "symmetric", "wrap", "linear_ramp", "ma
 
 def _pairs(value, ndim, what, integer=True):
     """NumPy's ``((before, after),) * ndim`` normalisation of a pad argument."""
+    if hasattr(value, "shape") and type(value) is not np.ndarray and \
+            not isinstance(value, Tracer):
+        value = backends.to_numpy(value)  # a device array of pad settings: a host copy
     arr = np.asarray(value)
     try:
         arr = np.broadcast_to(arr, (ndim, 2))

@@ -471,6 +471,8 @@ def _broadcast(x, shape):
 def _bin_edges_host(a, bins, range):  # noqa: A002
     """The bin edges, computed by NumPy on a host copy (a NumPy array)."""
     vals = to_numpy(_values(a, "histogram_bin_edges"))
+    if range is not None:  # (device scalars are copied to the host like the values)
+        range = tuple(float(to_numpy(_values(r, "histogram_bin_edges"))) for r in range)
     return np.histogram_bin_edges(vals, bins=to_numpy(_values(bins, "histogram_bin_edges"))
                                   if hasattr(bins, "shape") else bins, range=range)
 
