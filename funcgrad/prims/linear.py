@@ -66,38 +66,30 @@ def _linear_vjp(out, x, w, b=None, *, needs):
     rx = x if need_w else None
 
     def vjp(ct):
-        if ct.__class__ is _ndarray and (rw is None or rw.__class__ is _ndarray) and (
-                rx is None or rx.__class__ is _ndarray):
-            return _vjp_arrays(ct)
-        ct2 = reshape(ct, (rows, n)) if flat else ct
+        concrete = ct.__class__ is _ndarray and (rw is None or rw.__class__ is _ndarray) \
+            and (rx is None or rx.__class__ is _ndarray)
+        mm, re, tr, sum0 = _ARRAY_OPS if concrete else _PRIM_OPS
+        ct2 = re(ct, (rows, n)) if flat else ct
         ct_x = ct_w = ct_b = None
         if need_x:
-            ct_x = _mm(ct2, rw)
+            ct_x = mm(ct2, rw)
             if flat:
-                ct_x = reshape(ct_x, x_shape)
+                ct_x = re(ct_x, x_shape)
         if need_w:
-            x2 = reshape(rx, (rows, k)) if flat else rx
-            ct_w = _mm(transpose(ct2, (1, 0)), x2)
+            ct_w = mm(tr(ct2), re(rx, (rows, k)) if flat else rx)
         if need_b:
-            ct_b = reduce_sum(ct2, (0,))
-        return (ct_x, ct_w) if len(needs) == 2 else (ct_x, ct_w, ct_b)
-
-    def _vjp_arrays(ct):
-        # The same operations on concrete NumPy arrays, called directly: nothing
-        # differentiates through them (a traced cotangent takes the primitives
-        # above), and each bind would cost more than the small products it runs.
-        ct2 = ct.reshape((rows, n)) if flat else ct
-        ct_x = ct_w = ct_b = None
-        if need_x:
-            ct_x = np.matmul(ct2, rw)
-            if flat:
-                ct_x = ct_x.reshape(x_shape)
-        if need_w:
-            ct_w = np.matmul(ct2.T, rx.reshape((rows, k)) if flat else rx)
-        if need_b:
-            ct_b = ct2.sum(axis=(0,), keepdims=False)
+            ct_b = sum0(ct2)
         return (ct_x, ct_w) if len(needs) == 2 else (ct_x, ct_w, ct_b)
     return vjp
+
+
+# The cotangents' operations (matmul, reshape, transpose, sum over rows): NumPy's
+# own on concrete NumPy arrays -- nothing differentiates through them, and a bind
+# would cost more than the small products -- and primitives for traced values, so
+# that the rule differentiates again.  Both give the same bits.
+_ARRAY_OPS = (np.matmul, lambda a, shape: a.reshape(shape), lambda a: a.T,
+              lambda a: a.sum(axis=(0,), keepdims=False))
+_PRIM_OPS = (_mm, reshape, lambda a: transpose(a, (1, 0)), lambda a: reduce_sum(a, (0,)))
 
 
 _ndarray = np.ndarray
