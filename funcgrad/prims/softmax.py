@@ -177,14 +177,16 @@ def _onehot_array(xp, labels, like, axis):
 
 
 def _cross_entropy_vjp(out, x, labels, axis, reduction):
-    def vjp(ct):
-        d = _ce_direction(x, labels, axis, reduction)
-        if reduction == "none":
-            ct = expand_dims(ct, axis)
-        if ct.__class__ is d.__class__ is np.ndarray and ct.dtype == d.dtype:
-            return np.multiply(ct, d, out=d), None  # d is fresh: scaled in place
-        return _bind(multiply_p, (ct, d), EMPTY_PARAMS), None
-    return vjp
+    return lambda ct: _pull(ct, _ce_direction(x, labels, axis, reduction), axis, reduction)
+
+
+def _pull(ct, d, axis, reduction):
+    """The logits' cotangent ``ct * d`` (``d``: a fresh direction, scaled in place)."""
+    if reduction == "none":
+        ct = expand_dims(ct, axis)
+    if ct.__class__ is d.__class__ is np.ndarray and ct.dtype == d.dtype:
+        return np.multiply(ct, d, out=d), None
+    return _bind(multiply_p, (ct, d), EMPTY_PARAMS), None
 
 
 def _cross_entropy_fwd_vjp(x, labels, axis, reduction):
@@ -203,12 +205,8 @@ def _cross_entropy_fwd_vjp(x, labels, axis, reduction):
     def vjp(ct):
         # (logp is kept intact: the pullback may run again.)  The direction is a
         # constant even for a traced cotangent: the logits themselves are concrete.
-        d = _direction_of(np, np.exp(logp), labels, axis, scale)
-        if reduction == "none":
-            ct = expand_dims(ct, axis)
-        if ct.__class__ is np.ndarray and ct.dtype == d.dtype:
-            return np.multiply(ct, d, out=d), None
-        return _bind(multiply_p, (ct, d), EMPTY_PARAMS), None
+        return _pull(ct, _direction_of(np, np.exp(logp), labels, axis, scale), axis,
+                     reduction)
     return out, vjp
 
 
