@@ -335,3 +335,45 @@ def test_debug_nans_names_primitive_and_where_trap():
 def test_config_rejects_unknown_switch():
     with pytest.raises(AttributeError, match="debug_nans"):
         fg.config.update("debug_nan", True)
+
+
+# --------------------------------------------------------------------------- #
+# The inline recording paths (fnp's unary functions, VJPTracer's + - * /) keep
+# bind's behaviour for everything they do not handle themselves.
+# --------------------------------------------------------------------------- #
+_INLINE_OPS = {
+    "sin": lambda t: fnp.sin(t), "tanh": lambda t: fnp.tanh(t),
+    "add": lambda t: t + 2.0, "radd": lambda t: 2.0 + t,
+    "subtract": lambda t: t - 2.0, "rsubtract": lambda t: 2.0 - t,
+    "multiply": lambda t: t * 2.0, "rmultiply": lambda t: 2.0 * t,
+    "divide": lambda t: t / 2.0, "rdivide": lambda t: 2.0 / t,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_INLINE_OPS))
+def test_inline_recording_paths_keep_binds_behaviour(name):
+    op = _INLINE_OPS[name]
+    x = np.array([0.3, 0.7, 1.1])
+    # first and second order, against finite differences
+    check_grads(lambda v: fnp.sum(op(v) * op(v)), (x,), order=2, modes=("rev",))
+    # a leaked tracer is caught by the inline path too
+    leak = []
+    fg.grad(lambda v: (leak.append(v), fnp.sum(v))[1])(x)
+    with pytest.raises(fg.LeakedTracerError, match=name.removeprefix("r")):
+        op(leak[0])
+    # an array subclass takes the general path and gives the same gradient
+    class Sub(np.ndarray):
+        pass
+    g_plain = fg.grad(lambda v: fnp.sum(op(v)))(x)
+    g_sub = fg.grad(lambda v: fnp.sum(op(v)))(x.view(Sub))
+    np.testing.assert_array_equal(np.asarray(g_sub), g_plain)
+
+
+def test_inline_recording_paths_under_debug_nans_and_with_bad_shapes():
+    with fg.config.override(debug_nans=True):
+        with pytest.raises(FloatingPointError, match="'log'"):
+            fg.grad(lambda v: fnp.sum(fnp.log(v)))(np.array([-1.0, 2.0]))
+        with pytest.raises(FloatingPointError, match="'divide'"):
+            fg.grad(lambda v: fnp.sum(v / 0.0))(np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"add: .*\(3,\) \(5,\)"):
+        fg.grad(lambda v: fnp.sum(v + np.ones(5)))(np.ones(3))
