@@ -31,7 +31,8 @@ from . import autograd, nn, optim, random, utils  # noqa: F401,E402
 from .compile import compile, compile_step  # noqa: F401,E402
 from . import backends  # noqa: F401,E402
 from .device import (DeviceError, DeviceMismatchError, DeviceUnavailableError,  # noqa: F401,E402
-                     UnsupportedDtypeError, cuda, cuda_device_count, cuda_is_available,
+                     UnsupportedDtypeError, accelerator, cuda, cuda_device_count,
+                     cuda_is_available,
                      default_device, device, device_of, device_put, device_scope,
                      get_default_device, gpu_status, set_default_device, synchronize,
                      to_device, to_numpy)

@@ -338,7 +338,39 @@ class cuda:
         raise TypeError("funcgrad.cuda is a namespace, not a class to instantiate")
 
 
-__all__ = ["device", "cuda", "device_scope", "default_device", "get_default_device",
+class accelerator:
+    """``torch.accelerator`` (PyTorch 2.6+): the current accelerator, CUDA here.
+
+    The device-agnostic names of PyTorch's recent tutorials::
+
+        device = torch.accelerator.current_accelerator().type \\
+            if torch.accelerator.is_available() else "cpu"
+    """
+
+    is_available = staticmethod(cuda_is_available)
+    device_count = staticmethod(cuda_device_count)
+
+    @staticmethod
+    def current_accelerator(check_available=False):
+        """``device("cuda")`` when a GPU is usable; otherwise None."""
+        return device("cuda") if cuda_is_available() else None
+
+    @staticmethod
+    def current_device_index():
+        """The index of the current accelerator (raises if none is usable)."""
+        return cuda.current_device()
+
+    @staticmethod
+    def synchronize(d=None):
+        """Wait for the work queued on the accelerator (no-op without one)."""
+        if cuda_is_available():
+            synchronize("cuda" if d is None else d)
+
+    def __init__(self):
+        raise TypeError("funcgrad.accelerator is a namespace, not a class to instantiate")
+
+
+__all__ = ["device", "cuda", "accelerator", "device_scope", "default_device", "get_default_device",
            "set_default_device", "device_of", "to_device", "device_put", "to_numpy",
            "cuda_is_available", "cuda_device_count", "gpu_status", "synchronize",
            "DeviceError", "DeviceMismatchError", "DeviceUnavailableError",

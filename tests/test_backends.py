@@ -277,6 +277,25 @@ def test_no_cupy_says_how_to_install_it(no_cupy):
             fnp.ones(2)
 
 
+def test_accelerator_namespace_follows_cuda(no_cupy):
+    import funcgrad as torch
+    assert not torch.accelerator.is_available() and torch.accelerator.device_count() == 0
+    assert torch.accelerator.current_accelerator() is None
+    torch.accelerator.synchronize()  # no accelerator: nothing to wait for
+    device = torch.accelerator.current_accelerator().type \
+        if torch.accelerator.is_available() else "cpu"
+    assert device == "cpu"
+
+
+def test_accelerator_on_the_cuda_double(cp):
+    import funcgrad as torch
+    assert torch.accelerator.is_available()
+    assert torch.accelerator.current_accelerator() == torch.device("cuda")
+    assert torch.accelerator.current_accelerator().type == "cuda"
+    assert torch.accelerator.current_device_index() == 0
+    torch.accelerator.synchronize()
+
+
 def test_funcgrad_device_cpu_turns_the_gpu_off(cp, monkeypatch):
     assert cuda_is_available()
     monkeypatch.setenv("FUNCGRAD_DEVICE", "cpu")
