@@ -47,7 +47,7 @@ def _best_ms(fn, repeat):
 def _mha_funcgrad(x, dtype):
     fg.manual_seed(0)
     mha = fnn.MultiheadAttention(128, 4, batch_first=True).to(dtype)
-    params = {k: p.data for k, p in mha.named_parameters()}
+    params = {k: p.detach().numpy() for k, p in mha.named_parameters()}
     xt = fg.Tensor(x, requires_grad=True)
     ct = np.ones_like(x)
 

@@ -28,7 +28,7 @@ from workloads.w2_mlp import CONFIG, _fg_model, problem
 _, x, y = problem(CONFIG)
 model, names = _fg_model(CONFIG)
 opt = optf.sgd(lr=CONFIG.lr, momentum=CONFIG.momentum)
-params = {{n: p.data.copy() for n, p in zip(names, model.parameters())}}
+params = {{n: p.detach().numpy().copy() for n, p in zip(names, model.parameters())}}
 state = opt.init(params)
 
 def train_step(params, state, xb, yb):

@@ -118,7 +118,7 @@ def train_functional(data, epochs, batch_size):
     x_train, y_train, x_test, y_test = data
     torch.manual_seed(0)
     model = Net()  # used only as a pure function of its parameters
-    params = {name: p.data for name, p in model.named_parameters()}
+    params = {name: p.detach().numpy() for name, p in model.named_parameters()}
 
     def loss_fn(params, x, y):
         logits = nn.functional_call(model, params, (x,))
@@ -151,7 +151,7 @@ def train_functional(data, epochs, batch_size):
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{total / seen:.3f}")
         logits = nn.functional_call(model, params, (x_test,))
-        history.append((total / seen, accuracy(np.asarray(logits.data), y_test)))
+        history.append((total / seen, accuracy(logits.detach().numpy(), y_test)))
         print(f"functional   epoch {epoch + 1:2d}: loss {history[-1][0]:.4f}  "
               f"test accuracy {history[-1][1]:.4f}")
     return params, history

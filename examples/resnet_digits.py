@@ -137,8 +137,8 @@ def train_functional(data, epochs, batch_size):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     model = ResNet()  # a template: its own tensors are never modified
-    params = {k: p.data for k, p in model.named_parameters()}
-    buffers = {k: b.data for k, b in model.named_buffers()}
+    params = {k: p.detach().numpy() for k, p in model.named_parameters()}
+    buffers = {k: b.detach().numpy() for k, b in model.named_buffers()}
     opt = fopt.adam(lr=LR)
     state = opt.init(params)
 
@@ -162,7 +162,7 @@ def train_functional(data, epochs, batch_size):
             total += float(loss) * len(idx)
             seen += len(idx)
         logits = nn.functional_call(eval_model, (params, buffers), (x_test,))
-        acc = float((np.asarray(logits.data).argmax(1) == y_test).mean())
+        acc = float((logits.detach().numpy().argmax(1) == y_test).mean())
         print(f"functional   epoch {epoch + 1:2d}: loss {total / seen:.4f}  "
               f"test accuracy {acc:.4f}")
     return acc

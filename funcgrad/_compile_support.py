@@ -166,7 +166,7 @@ class ModelView:
                        "with momentum=None reads num_batches_tracked). Keep such a model "
                        "eager, or write that part with funcgrad.numpy operations.")
             raise
-        return out, [t.data for t in bufs]
+        return out, [t._data for t in bufs]
 
     def write_buffers(self, new_values):
         """Rebind each buffer to its new value (None: unchanged), as an in-place op would."""
@@ -177,7 +177,7 @@ class ModelView:
 
 def data_of(x):
     """A Tensor's data; anything else as it is."""
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def as_array(v):
@@ -198,7 +198,7 @@ def gather(tensors, mine=None):
     """
     out = []
     for t in tensors:
-        a = t.data
+        a = t._data
         if mine is not None and private(a, 2):  # known: the Tensor's slot and `a`
             mine.add(id(a))
         out.append(a)
@@ -280,7 +280,7 @@ def split_program(program, n_forward_outputs, n_cotangents):
 
 def scalar_loss(loss, who):
     """The loss's array, checked to be a 0-d float (what ``value_and_grad`` needs)."""
-    loss = loss.data if isinstance(loss, Tensor) else loss
+    loss = loss._data if isinstance(loss, Tensor) else loss
     if not hasattr(loss, "dtype") or tuple(loss.shape) != () or loss.dtype.kind not in "fc":
         shape = tuple(getattr(loss, "shape", ()))
         raise TypeError(f"{who}: loss_fn must return a scalar floating-point loss (a 0-d "

@@ -125,8 +125,8 @@ class CompiledModule:
             self.__dict__["_generation"] += 1
             view = self.__dict__["_view"] = ModelView(model, self._generation)
         modes = view.modes()
-        params = [p.data for p in view.param_tensors]
-        buffers = [b.data for b in view.buffer_tensors]
+        params = [p._data for p in view.param_tensors]
+        buffers = [b._data for b in view.buffer_tensors]
         leaves = [data_of(x) for x in items]
         key = (view.generation, modes, tree, aval_key(leaves), aval_key(params))
         found = self._specs.get(key)

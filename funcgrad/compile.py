@@ -182,7 +182,7 @@ class CompiledStep:
             holders.append(h)
         max_norm, norm_type = self.clip_grad_norm
         clip_grad_norm_(holders, max_norm, norm_type)
-        return [h.grad.data for h in holders]
+        return [h.grad._data for h in holders]
 
     def _arguments(self, batch, draw=True):
         """The jitted step's arguments for ``batch``, and which arrays it may overwrite.
@@ -233,7 +233,7 @@ class CompiledStep:
             for k in st:
                 t = st[k]
                 if isinstance(t, Tensor):
-                    a = t.data
+                    a = t._data
                     # Known references: the state dict and `t`; the Tensor's slot and `a`.
                     if donate and unshared(t, 2) and private(a, 2):
                         mine.add(id(a))

@@ -76,12 +76,12 @@ class _Encoder:
         if isinstance(obj, complex):
             return {"t": "complex", "v": [repr(obj.real), repr(obj.imag)]}
         if isinstance(obj, Tensor):
-            if isinstance(obj.data, Tracer):
+            if isinstance(obj._data, Tracer):
                 raise TypeError(f"funcgrad.save: the Tensor at {where} holds a traced value; "
                                 "save concrete values (outside funcgrad.grad/vmap/jit)")
             if id(obj) in self.memo:
                 return self.memo[id(obj)]
-            node = {"t": "tensor", "i": self.array_index(obj.data, where),
+            node = {"t": "tensor", "i": self.array_index(obj._data, where),
                     "requires_grad": bool(obj.requires_grad)}
             if type(obj).__name__ == "Parameter":
                 node["parameter"] = True

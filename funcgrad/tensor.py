@@ -124,7 +124,7 @@ class _TapeTrace(Trace):
         grad_on = _grad_mode.enabled
         for a in args:
             if isinstance(a, Tensor):
-                v = a.data
+                v = a._data
                 if grad_on and a.requires_grad:
                     node = a.node
                     parents.append(node if node is not None else a._graph_node())
@@ -199,7 +199,7 @@ class _TapeTrace(Trace):
         grad_on = _grad_mode.enabled
         parents = tuple(t._graph_node() if is_tensor(t) and grad_on and t.requires_grad
                         else None for t in flat)
-        values = tree_unflatten(tree, [t.data if is_tensor(t) else t for t in flat])
+        values = tree_unflatten(tree, [t._data if is_tensor(t) else t for t in flat])
         if getattr(cv, "is_remat", False):
             # checkpoint on Tensors: recorded as usual (so parameters the function
             # closes over get their gradients), then its saved values are dropped
@@ -215,7 +215,7 @@ class _TapeTrace(Trace):
         with no_grad():
             out, res = cv.fwd(*values)
         out_flat, out_tree = tree_flatten(out, is_leaf=is_tensor)
-        out_vals = [o.data if is_tensor(o) else o for o in out_flat]
+        out_vals = [o._data if is_tensor(o) else o for o in out_flat]
 
         wrapped = [is_tensor(o) for o in out_flat]
 
@@ -252,7 +252,7 @@ def _saved_tensors(fn):
     Rules keep only the residuals they need (``needs`` drops the others), so
     the closure's cells are exactly what PyTorch would call saved tensors.
     Output aliases are skipped: they keep the output's old buffer, which an
-    in-place op (always a rebinding of ``.data`` here) cannot change.
+    in-place op (always a rebinding of the array here) cannot change.
     """
     saved = []
     stack = [fn]
@@ -375,14 +375,14 @@ class _LeafNode(ad.Node):
     __slots__ = ("tensor",)
 
     def __init__(self, tensor):
-        super().__init__(None, (), tuple(tensor.data.shape), tensor.data.dtype, None)
+        super().__init__(None, (), tuple(tensor._data.shape), tensor._data.dtype, None)
         self.tensor = weakref.ref(tensor)
 
 
 def _saved_alias(t):
     """A Tensor sharing ``t``'s data whose node is held weakly (no reference cycle)."""
     alias = _AliasTensor.__new__(_AliasTensor)
-    alias.data = t.data
+    alias._data = t._data
     alias.requires_grad = True
     alias.grad = None
     alias._version = 0
@@ -409,51 +409,91 @@ class Tensor(Tracer):
         tensor([2., 4.])
     """
 
-    __slots__ = ("data", "node", "requires_grad", "grad", "_version", "_retains_grad",
-                 "__weakref__")
+    # ``_data`` is the array itself (NumPy, CuPy, or a traced value under a
+    # transform); ``data`` is PyTorch's view of it (below).
+    # ``_owner``: set only on what ``.data`` returns (the tensor it writes back to).
+    __slots__ = ("_data", "node", "requires_grad", "grad", "_version", "_retains_grad",
+                 "_owner", "__weakref__")
     __array_priority__ = 2000
 
     def __init__(self, data, requires_grad=False):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         elif not hasattr(data, "dtype") or not hasattr(data, "shape"):
             # torch.Tensor([1, 2]) is the legacy constructor: always the default float.
             data = np.asarray(data, dtype=np.float32)
-        self.data = data
+        self._data = data
         self.node = None
         self.requires_grad = False
         self.grad = None
         self._version = 0
         self._retains_grad = False
+        self._owner = None
         if requires_grad:
             self.requires_grad_(True)
 
     _trace = TAPE  # every Tensor belongs to the tape
 
+    @property
+    def data(self):
+        """This tensor's values as a Tensor outside autograd (PyTorch's ``.data``).
+
+        It shares this tensor's array; an in-place operation on it
+        (``p.data.normal_(0, 0.02)``, ``p.data.add_(...)``, ``p.data.zero_()``)
+        replaces this tensor's values too, without a version bump or a graph
+        node, as in PyTorch.  Assigning ``p.data = t`` (a Tensor or an array)
+        replaces the values, shape and dtype included.  For the array itself
+        use ``p.numpy()`` (or ``funcgrad.to_numpy(p)`` for a device copy).
+        """
+        alias = Tensor._wrap(self._data)
+        alias._owner = self
+        return alias
+
+    @data.setter
+    def data(self, value):
+        if isinstance(value, Tensor):
+            value = value._data
+        elif not (hasattr(value, "shape") and hasattr(value, "dtype")):
+            raise TypeError(f"Tensor.data must be set to a Tensor or an array, got "
+                            f"{type(value).__name__}")
+        self._set_values(value)
+
+    def _set_values(self, value):
+        """Replace the array outside autograd; what ``.data`` gave writes through.
+
+        (funcgrad's in-place operations replace a tensor's array rather than
+        write into it, so ``p.data.fill_(...)`` reaches ``p`` this way.)
+        """
+        self._data = value
+        owner = getattr(self, "_owner", None)  # (None, or unset, on every other tensor)
+        if owner is not None:
+            owner._set_values(value)
+
     @classmethod
     def _wrap(cls, data):
         """A new ``cls`` around ``data`` with no graph (the fast constructor)."""
         t = cls.__new__(cls)
-        t.data = data
+        t._data = data
         t.node = None
         t.requires_grad = False
         t.grad = None
         t._version = 0
         t._retains_grad = False
+        t._owner = None
         return t
 
     # -- abstract value (the engine reads these) ------------------------------
     @property
     def shape(self):
         from .torch_api import Size
-        return Size(self.data.shape)
+        return Size(self._data.shape)
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     def concrete_value(self):
-        return concrete(self.data)
+        return concrete(self._data)
 
     # -- autograd --------------------------------------------------------------
     @property
@@ -479,9 +519,9 @@ class Tensor(Tracer):
             raise RuntimeError("you can only change requires_grad flags of leaf variables. "
                                "If you want to use a computed variable in a subgraph that "
                                "doesn't require differentiation use var_no_grad = var.detach().")
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError("only Tensors of floating point and complex dtype can require "
-                               f"gradients (this one is {self.data.dtype})")
+                               f"gradients (this one is {self._data.dtype})")
         self.requires_grad = bool(requires_grad)
         if not requires_grad:
             self.node = None
@@ -497,7 +537,7 @@ class Tensor(Tracer):
 
     def detach(self):
         """A new Tensor sharing this data, cut from the graph."""
-        return Tensor._wrap(self.data)
+        return Tensor._wrap(self._data)
 
     def detach_(self):
         self.node = None
@@ -533,7 +573,7 @@ class Tensor(Tracer):
             raise RuntimeError("a leaf Variable that requires grad is being used in an "
                                "in-place operation. Wrap it in `with torch.no_grad():` (as "
                                "optimizers do) or use an out-of-place operation.")
-        self.data = new_data
+        self._set_values(new_data)  # (a ``.data`` alias writes through to its tensor)
         self._version += 1
         return self
 
@@ -545,10 +585,10 @@ class Tensor(Tracer):
     __hash__ = object.__hash__
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with more than one value is "
-                               f"ambiguous (shape {tuple(self.data.shape)})")
-        return bool(concrete(self.data))
+                               f"ambiguous (shape {tuple(self._data.shape)})")
+        return bool(concrete(self._data))
 
 
 class _AliasTensor(Tensor):
@@ -607,39 +647,39 @@ def _seeds(tensors, grads, create_graph):
             raise RuntimeError("element 0 of tensors does not require grad and does not "
                                "have a grad_fn")
         if g is None:
-            if t.data.size != 1:
+            if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs "
                                    f"(this output has shape {list(t.shape)}); pass "
                                    "gradient=torch.ones_like(out) or reduce it with .sum()")
-            g = creation.ones_like(t.data)  # on the output's device
+            g = creation.ones_like(t._data)  # on the output's device
         elif isinstance(g, Tensor):
             if tuple(g.shape) != tuple(t.shape):
                 raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
                                    f"{list(g.shape)} and output[0] has a shape of "
                                    f"{list(t.shape)}.")
-            g = g if create_graph else g.data
+            g = g if create_graph else g._data
         else:
-            g = creation._xp_of(t.data).asarray(g, dtype=t.data.dtype)
+            g = creation._xp_of(t._data).asarray(g, dtype=t._data.dtype)
         seeds.append((t._graph_node(), g))
     return seeds
 
 
 def _accumulate(t, ct, create_graph):
     if ct.__class__ is np.ndarray and t.grad is None and not create_graph and \
-            ct.shape == t.data.shape:
+            ct.shape == t._data.shape:
         t.grad = Tensor._wrap(ct)  # the common case: a first gradient of the right shape
         return
     if not isinstance(ct, Tensor):
         ct = Tensor._wrap(ct)
     elif not create_graph:
         ct = ct.detach()
-    if tuple(ct.data.shape) != tuple(t.data.shape):
+    if tuple(ct._data.shape) != tuple(t._data.shape):
         from .prims.shape_ops import sum_to
-        ct = Tensor._wrap(sum_to(ct.data, tuple(t.data.shape)))
+        ct = Tensor._wrap(sum_to(ct._data, tuple(t._data.shape)))
     if t.grad is None:
         t.grad = ct
     else:
-        t.grad = t.grad + ct if create_graph else Tensor._wrap(t.grad.data + ct.data)
+        t.grad = t.grad + ct if create_graph else Tensor._wrap(t.grad._data + ct._data)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -695,7 +735,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 # Pytree registration: a Tensor's one child is its data.
 # --------------------------------------------------------------------------- #
 def _flatten_tensor(t):
-    return (t.data,), (type(t), t.requires_grad)
+    return (t._data,), (type(t), t.requires_grad)
 
 
 def _unflatten_tensor(aux, children):

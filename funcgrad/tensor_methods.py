@@ -61,14 +61,14 @@ class _SizeAttr(int):
 
 
 def _size(self):
-    return _SizeAttr(tuple(self.data.shape))
+    return _SizeAttr(tuple(self._data.shape))
 
 
 # --------------------------------------------------------------------------- #
 # Conversions
 # --------------------------------------------------------------------------- #
 def _concrete_data(self, op):
-    data = self.data
+    data = self._data
     if isinstance(data, Tracer):
         data = data.concrete_value()
     if D.device_of(data).type != "cpu":
@@ -101,7 +101,7 @@ def _array(self, dtype=None, copy=None):
 
 def item(self):
     """The value of a one-element tensor as a Python number."""
-    n = self.data.size
+    n = self._data.size
     if n != 1:
         raise RuntimeError(f"a Tensor with {n} elements cannot be converted to Scalar")
     return np.asarray(_concrete_data(self, "item")).item()
@@ -113,13 +113,13 @@ def tolist(self):
 
 
 def _scalar_of(self, kind):
-    if self.data.size != 1:
+    if self._data.size != 1:
         raise ValueError("only one element tensors can be converted to Python scalars")
     return kind(item(self))
 
 
 def _format(self, spec):
-    if self.data.size == 1 and not isinstance(self.data, Tracer):
+    if self._data.size == 1 and not isinstance(self._data, Tracer):
         return format(item(self), spec)
     if not spec:
         return repr(self)
@@ -139,7 +139,7 @@ def to(self, *args, **kwargs):
         raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
     for a in args:
         if isinstance(a, Tensor):
-            dtype, device = a.data.dtype, D.device_of(a.data)
+            dtype, device = a._data.dtype, D.device_of(a._data)
         elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "gpu"):
             device = a
         elif hasattr(a, "type") and hasattr(a, "index"):  # a device object
@@ -149,7 +149,7 @@ def to(self, *args, **kwargs):
     out = self
     if dtype is not None:
         dtype = D.as_dtype(dtype)
-        if dtype != self.data.dtype:
+        if dtype != self._data.dtype:
             out = P.convert(self, dtype)
     if device is not None:
         from .device import to_device
@@ -176,7 +176,7 @@ _TYPE_DTYPES = {v: k for k, v in _TYPE_NAMES.items()}
 def type_(self, dtype=None, non_blocking=False):
     """With no argument, the type name (``'torch.FloatTensor'``); else ``to(dtype)``."""
     if dtype is None:
-        return "torch." + _TYPE_NAMES.get(self.data.dtype.name, "Tensor")
+        return "torch." + _TYPE_NAMES.get(self._data.dtype.name, "Tensor")
     if isinstance(dtype, str):
         name = dtype.rsplit(".", 1)[-1]
         if name in _TYPE_DTYPES:
@@ -186,7 +186,7 @@ def type_(self, dtype=None, non_blocking=False):
 
 def type_as(self, other):
     """``self.to(other.dtype)``."""
-    return to(self, other.data.dtype)
+    return to(self, other._data.dtype)
 
 
 def cpu(self, memory_format=None):
@@ -200,20 +200,20 @@ def cuda(self, device=None, non_blocking=False):
 
 
 def _device(self):
-    return D.device_of(self.data)
+    return D.device_of(self._data)
 
 
 def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
     """A new tensor from ``data`` with ``self``'s dtype by default."""
     from .torch_factories import tensor
-    return tensor(data, dtype=self.data.dtype if dtype is None else dtype,
+    return tensor(data, dtype=self._data.dtype if dtype is None else dtype,
                   requires_grad=requires_grad)
 
 
 def _new(fill):
     def method(self, *size, dtype=None, device=None, requires_grad=False):
         from .torch_factories import full
-        return full(S.size_args(size, "new"), fill, dtype=self.data.dtype if dtype is None
+        return full(S.size_args(size, "new"), fill, dtype=self._data.dtype if dtype is None
                     else dtype, requires_grad=requires_grad)
     return method
 
@@ -221,7 +221,7 @@ def _new(fill):
 def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
     """A tensor of ``size`` filled with ``fill_value``, ``self``'s dtype by default."""
     from .torch_factories import full
-    return full(size, fill_value, dtype=self.data.dtype if dtype is None else dtype,
+    return full(size, fill_value, dtype=self._data.dtype if dtype is None else dtype,
                 requires_grad=requires_grad)
 
 
@@ -240,7 +240,7 @@ def _deepcopy(self, memo):
                            "attempting to deepcopy a module, this may be because of a "
                            "torch.nn.utils.weight_norm usage, see "
                            "https://github.com/pytorch/pytorch/pull/103001")
-    data = self.data.copy() if hasattr(self.data, "copy") else self.data
+    data = self._data.copy() if hasattr(self._data, "copy") else self._data
     t = Tensor(data, requires_grad=self.requires_grad)
     if self.grad is not None:
         t.grad = _deepcopy(self.grad, memo)
@@ -253,7 +253,7 @@ def _deepcopy(self, memo):
 # --------------------------------------------------------------------------- #
 def _snapshot(t):
     """A Tensor standing for ``t``'s current value and graph position (never modified)."""
-    s = Tensor._wrap(t.data)
+    s = Tensor._wrap(t._data)
     s.node = t.node
     s.requires_grad = t.requires_grad
     return s
@@ -273,19 +273,19 @@ def inplace(self, compute, reshape=False):
     r = compute(_snapshot(self) if grad_on else self)
     if not isinstance(r, Tensor):
         r = Tensor._wrap(fnp.asarray(r))
-    dt = self.data.dtype
-    if r.data.dtype != dt:
-        if D.category(r.data.dtype) > D.category(dt):
+    dt = self._data.dtype
+    if r._data.dtype != dt:
+        if D.category(r._data.dtype) > D.category(dt):
             raise RuntimeError(
-                f"result type {_type_word(r.data.dtype)} can't be cast to the desired output "
+                f"result type {_type_word(r._data.dtype)} can't be cast to the desired output "
                 f"type {_type_word(dt)} (in-place operation on a {D.dtype_name(dt)} tensor; "
                 f"use an out-of-place operation, or convert the tensor first with "
-                f".to({D.dtype_name(r.data.dtype)}))")
+                f".to({D.dtype_name(r._data.dtype)}))")
         r = P.convert(r, dt)
-    if not reshape and tuple(r.data.shape) != tuple(self.data.shape):
-        raise RuntimeError(f"output with shape {list(self.data.shape)} doesn't match the "
-                           f"broadcast shape {list(r.data.shape)}")
-    self.data = r.data
+    if not reshape and tuple(r._data.shape) != tuple(self._data.shape):
+        raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the "
+                           f"broadcast shape {list(r._data.shape)}")
+    self._set_values(r._data)  # (a ``.data`` alias writes through to its tensor)
     self._version += 1
     if grad_on:
         if r.requires_grad:
@@ -314,39 +314,39 @@ def _inplace_of(fn, name):
 def setitem(self, idx, value):
     """``x[idx] = value``: an in-place update (recorded as a scatter when it needs a gradient)."""
     if isinstance(value, Tensor) and not value.requires_grad:
-        value = value.data
+        value = value._data
     elif isinstance(value, (list, tuple)):
         value = np.asarray(value)
     if isinstance(idx, Tensor):
-        idx = idx.data
+        idx = idx._data
     elif isinstance(idx, tuple):
-        idx = tuple(i.data if isinstance(i, Tensor) else i for i in idx)
+        idx = tuple(i._data if isinstance(i, Tensor) else i for i in idx)
     inplace(self, lambda old: at(old)[idx].set(value))
 
 
 def zero_(self):
     """Fill with zeros in place."""
-    return inplace(self, lambda old: np.zeros(tuple(old.shape), old.data.dtype))
+    return inplace(self, lambda old: np.zeros(tuple(old.shape), old._data.dtype))
 
 
 def fill_(self, value):
     """Fill with ``value`` (a number or a 0-dim tensor) in place."""
     if isinstance(value, Tensor):
-        return inplace(self, lambda old: S.expand(M.cast(value, old.data.dtype),
+        return inplace(self, lambda old: S.expand(M.cast(value, old._data.dtype),
                                                   tuple(old.shape)))
-    return inplace(self, lambda old: np.full(tuple(old.shape), value, old.data.dtype))
+    return inplace(self, lambda old: np.full(tuple(old.shape), value, old._data.dtype))
 
 
 def copy_(self, src, non_blocking=False):
     """Copy ``src`` (broadcast, converted to ``self``'s dtype) into ``self``."""
     if not isinstance(src, Tensor):
         src = M.as_tensor_arg(src)
-    return inplace(self, lambda old: S.expand(M.cast(src, old.data.dtype), tuple(old.shape)))
+    return inplace(self, lambda old: S.expand(M.cast(src, old._data.dtype), tuple(old.shape)))
 
 
 def _random_fill(self, draw):
     def compute(old):
-        dt = old.data.dtype
+        dt = old._data.dtype
         if dt.kind != "f":
             raise RuntimeError(f"expected a floating-point tensor, got {D.dtype_name(dt)}")
         return draw(tuple(old.shape), dt)
@@ -373,8 +373,8 @@ def bernoulli_(self, p=0.5, *, generator=None):
 
 def random_(self, from_=0, to=None, *, generator=None):
     """Fill with integers drawn from ``[from_, to)``."""
-    hi = to if to is not None else (2 ** 24 if self.data.dtype.kind == "f" else
-                                    np.iinfo(self.data.dtype).max)
+    hi = to if to is not None else (2 ** 24 if self._data.dtype.kind == "f" else
+                                    np.iinfo(self._data.dtype).max)
     return inplace(self, lambda old: fr.randint(fr.next_key(generator), tuple(old.shape),
                                                 from_, hi))
 
@@ -406,15 +406,15 @@ def _iop(fn):
 
 
 def _len(self):
-    if not self.data.shape:
+    if not self._data.shape:
         raise TypeError("len() of a 0-d tensor")
-    return self.data.shape[0]
+    return self._data.shape[0]
 
 
 def _iter(self):
-    if not self.data.shape:
+    if not self._data.shape:
         raise TypeError("iteration over a 0-d tensor")
-    return (getitem(self, i) for i in range(self.data.shape[0]))
+    return (getitem(self, i) for i in range(self._data.shape[0]))
 
 
 def _contains(self, element):
@@ -426,15 +426,15 @@ def _where_method(self, condition, y):
 
 
 def _dim(self):
-    return self.data.ndim
+    return self._data.ndim
 
 
 def _element_size(self):
-    return self.data.dtype.itemsize
+    return self._data.dtype.itemsize
 
 
 def _stride(self, dim=None):
-    shape = tuple(self.data.shape)
+    shape = tuple(self._data.shape)
     strides, acc = [], 1
     for s in reversed(shape):
         strides.append(acc)
@@ -444,9 +444,9 @@ def _stride(self, dim=None):
 
 
 def _T(self):
-    if self.data.ndim < 2:
+    if self._data.ndim < 2:
         return self
-    return S.permute(self, tuple(range(self.data.ndim))[::-1])
+    return S.permute(self, tuple(range(self._data.ndim))[::-1])
 
 
 def _mT(self):
@@ -498,8 +498,8 @@ def install():
     T = Tensor
     from .torch_api import Size
     # The same property as tensor.py's, without an import on every call (hot path).
-    T.shape = property(lambda s: Size(s.data.shape))
-    T.ndim = property(lambda s: s.data.ndim)  # no Size built just to count it
+    T.shape = property(lambda s: Size(s._data.shape))
+    T.ndim = property(lambda s: s._data.ndim)  # no Size built just to count it
     for mod, names in _FUNCTIONS.items():
         for name in names:
             setattr(T, name, getattr(mod, name))
@@ -523,7 +523,7 @@ def install():
     T.H = property(_T)
     T.mH = property(_mT)
     T.itemsize = property(_element_size)
-    T.nbytes = property(lambda s: _int(s.data.size) * s.data.dtype.itemsize)
+    T.nbytes = property(lambda s: _int(s._data.size) * s._data.dtype.itemsize)
     T.layout = property(lambda s: "torch.strided")
     # shape and metadata
     T.dim = T.ndimension = _dim
@@ -601,7 +601,7 @@ def install():
 
 
 def _index(self):
-    if self.data.dtype.kind not in "iub" or self.data.size != 1:
+    if self._data.dtype.kind not in "iub" or self._data.size != 1:
         raise TypeError("only integer tensors of a single element can be converted to an "
                         "index")
     return _int(item(self))

@@ -82,7 +82,7 @@ def is_tensor(obj):
 
 def is_nonzero(input):  # noqa: A002
     """The truth value of a one-element tensor."""
-    if input.data.size != 1:
+    if input._data.size != 1:
         raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
     return _bbool(input.item())
 
@@ -121,7 +121,7 @@ def _float_format(arr):
 def format_tensor(t):
     """``tensor([...], requires_grad=True)``-style text, like PyTorch's."""
     from .core import Tracer
-    data = t.data
+    data = t._data
     if isinstance(data, Tracer):
         return f"tensor(<traced {data.dtype}{list(data.shape)}>)"
     arr = np.asarray(data.get() if hasattr(data, "get") else data)

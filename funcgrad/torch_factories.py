@@ -30,7 +30,7 @@ def _finish(data, dtype=None, device=None, requires_grad=False, op="tensor"):
         dtype = D.as_dtype(dtype)
         if data.dtype != dtype:
             data = data.astype(dtype) if not isinstance(data, Tracer) else \
-                Tensor._wrap(data).to(dtype).data
+                Tensor._wrap(data).to(dtype)._data
     if not isinstance(data, Tracer):
         data = D.place(data, device, op)
     elif device is not None:
@@ -87,7 +87,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         True
     """
     if isinstance(data, Tensor):
-        arr = data.data
+        arr = data._data
         arr = arr.copy() if hasattr(arr, "copy") and not isinstance(arr, Tracer) else arr
         return _finish(arr, dtype, device, requires_grad)
     if isinstance(data, Tracer) or (hasattr(data, "dtype") and hasattr(data, "shape")
@@ -119,13 +119,13 @@ def _detached(data):
         if isinstance(e, (list, tuple)):
             out.append(_detached(e))
         elif isinstance(e, Tensor):
-            if e.data.size != 1 and e.ndim:
-                out.append(e.data)
+            if e._data.size != 1 and e.ndim:
+                out.append(e._data)
                 continue
             try:
-                out.append(concrete(e.data))
+                out.append(concrete(e._data))
             except Exception:
-                out.append(e.data)
+                out.append(e._data)
         else:
             out.append(e)
     return out
@@ -134,7 +134,7 @@ def _detached(data):
 def as_tensor(data, dtype=None, device=None):
     """``data`` as a Tensor, sharing memory where possible (Tensors and NumPy arrays)."""
     if isinstance(data, Tensor):
-        if dtype is None or data.data.dtype == D.as_dtype(dtype):
+        if dtype is None or data._data.dtype == D.as_dtype(dtype):
             D.check_device(device, "as_tensor")
             return data
         return data.to(dtype)
@@ -248,7 +248,7 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
 
 
 def _like(input, dtype):
-    return input.data.dtype if dtype is None else D.as_dtype(dtype)
+    return input._data.dtype if dtype is None else D.as_dtype(dtype)
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False,  # noqa: A002
@@ -408,7 +408,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 
 def bernoulli(input, p=None, *, generator=None):  # noqa: A002
     """0/1 draws with probabilities ``input`` (or ``p``), in ``input``'s dtype."""
-    probs = np.asarray(concrete(input.data if isinstance(input, Tensor) else input))
+    probs = np.asarray(concrete(input._data if isinstance(input, Tensor) else input))
     if p is not None:
         probs = np.full(probs.shape, p)
     draw = fr.uniform(fr.next_key(generator), probs.shape) < probs
@@ -418,7 +418,7 @@ def bernoulli(input, p=None, *, generator=None):  # noqa: A002
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):  # noqa: A002
     """Sample category indices with weights ``input`` (1-D or 2-D, rows independent)."""
-    w = np.asarray(concrete(input.data if isinstance(input, Tensor) else input),
+    w = np.asarray(concrete(input._data if isinstance(input, Tensor) else input),
                    dtype=np.float64)
     rows = w.reshape(-1, w.shape[-1])
     out = np.empty((rows.shape[0], num_samples), np.int64)

@@ -65,7 +65,7 @@ def promoted(a, b):
 
 def _same_category_scalar(t, s):
     """True if the Python scalar ``s`` leaves ``t``'s dtype unchanged (NumPy agrees)."""
-    k = t.data.dtype.kind
+    k = t._data.dtype.kind
     ts = type(s)
     if ts is _float:
         return k in "fc"
@@ -84,7 +84,7 @@ def binary(prim, a, b):
     """
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            if a.data.dtype == b.data.dtype:
+            if a._data.dtype == b._data.dtype:
                 return bind(prim, (a, b), E)
         elif _same_category_scalar(a, b):
             return bind(prim, (a, b), E)
@@ -104,8 +104,8 @@ def _to_float(a, b):
 
 def true_divide_op(a, b):
     """``a / b`` with PyTorch's rules: integer operands divide in the default float dtype."""
-    if isinstance(a, Tensor) and a.data.dtype.kind in "fc":
-        if (isinstance(b, Tensor) and a.data.dtype == b.data.dtype) or type(b) in (
+    if isinstance(a, Tensor) and a._data.dtype.kind in "fc":
+        if (isinstance(b, Tensor) and a._data.dtype == b._data.dtype) or type(b) in (
                 _float, _int):
             return bind(P.divide_p, (a, b), E)
     a, b = _to_float(a, b)
@@ -115,7 +115,7 @@ def true_divide_op(a, b):
 def float_input(x):
     """``x`` as a Tensor; integer and bool tensors become the default float dtype."""
     x = as_tensor_arg(x)
-    if x.data.dtype.kind not in "fc":
+    if x._data.dtype.kind not in "fc":
         x = P.convert(x, D.get_default_dtype())
     return x
 
@@ -273,7 +273,7 @@ def square(input):  # noqa: A002
 def _keeps_ints(fn, name, doc):
     def f(input):  # noqa: A002
         input = as_tensor_arg(input)
-        if input.data.dtype.kind in "iub":
+        if input._data.dtype.kind in "iub":
             return clone(input)  # already whole numbers (PyTorch returns a copy)
         return fn(input)
     f.__name__ = f.__qualname__ = name
@@ -289,7 +289,7 @@ trunc = fix = _keeps_ints(fnp.trunc, "trunc", "Round toward zero (no derivative)
 def round(input, *, decimals=0):  # noqa: A001,A002
     """Round half to even, to ``decimals`` places (no derivative)."""
     input = as_tensor_arg(input)
-    if input.data.dtype.kind in "iub" and decimals >= 0:
+    if input._data.dtype.kind in "iub" and decimals >= 0:
         return clone(input)
     return fnp.round(input, decimals)
 
@@ -303,7 +303,7 @@ def frac(input):  # noqa: A002
 def sign(input):  # noqa: A002
     """-1, 0 or 1 by the sign of each element (no derivative)."""
     input = as_tensor_arg(input)
-    if input.data.dtype.kind == "b":
+    if input._data.dtype.kind == "b":
         return clone(input)
     return fnp.sign(input)
 
@@ -314,11 +314,11 @@ sgn = sign
 def clone(input, *, memory_format=None):  # noqa: A002
     """A copy of ``input`` that stays on the graph (gradients flow to ``input``)."""
     input = as_tensor_arg(input)
-    return P.convert_p.bind(input, dtype=input.data.dtype)
+    return P.convert_p.bind(input, dtype=input._data.dtype)
 
 
 def _zero_of(x):
-    return 0.0 if x.data.dtype.kind in "fc" else (False if x.data.dtype.kind == "b" else 0)
+    return 0.0 if x._data.dtype.kind in "fc" else (False if x._data.dtype.kind == "b" else 0)
 
 
 def relu(input):  # noqa: A002
@@ -477,10 +477,10 @@ def masked_fill(input, mask, value):  # noqa: A002
         if value.ndim != 0:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, "
                                f"but got tensor with {value.ndim} dimension(s).")
-        value = cast(value, input.data.dtype)
+        value = cast(value, input._data.dtype)
     else:
-        value = np.asarray(_scalar(value), dtype=input.data.dtype)
-    m = mask.data if isinstance(mask, Tensor) else mask
+        value = np.asarray(_scalar(value), dtype=input._data.dtype)
+    m = mask._data if isinstance(mask, Tensor) else mask
     if getattr(m, "dtype", None) is None or m.dtype.kind != "b":
         raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with "
                            f"dtype {getattr(m, 'dtype', type(m).__name__)}")

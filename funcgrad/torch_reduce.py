@@ -53,7 +53,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, **kwargs):  # noqa: A001,
     dim, keepdim = _kw(dim, keepdim, kwargs, "sum")
     if dtype is not None:
         x = convert(x, D.as_dtype(dtype))
-    elif x.data.dtype.kind in "biu":
+    elif x._data.dtype.kind in "biu":
         x = convert(x, D.int64)
     return wrap(fnp.sum(x, dims_arg(dim, x.ndim, "sum"), keepdims=keepdim))
 
@@ -67,10 +67,10 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
 def _need_float(x, op, dtype=None):
     if dtype is not None:
         return convert(x, D.as_dtype(dtype))
-    if x.data.dtype.kind not in "fc":
+    if x._data.dtype.kind not in "fc":
         raise RuntimeError(f"{op}(): could not infer output dtype. Input dtype must be either "
                            f"a floating point or complex dtype. Got: "
-                           f"{D.dtype_name(x.data.dtype)[6:].capitalize()}")
+                           f"{D.dtype_name(x._data.dtype)[6:].capitalize()}")
     return x
 
 
@@ -129,7 +129,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, **kwargs):  # noqa: A002
     dim, keepdim = _kw(dim, keepdim, kwargs, "prod")
     if dtype is not None:
         x = convert(x, D.as_dtype(dtype))
-    elif x.data.dtype.kind in "biu":
+    elif x._data.dtype.kind in "biu":
         x = convert(x, D.int64)
     return wrap(R.reduce(R.reduce_prod_p, x, dims_arg(dim, x.ndim, "prod"), keepdim, "prod"))
 
@@ -158,7 +158,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):  # noqa: A002
     if p in (-np.inf, float("-inf")):
         return wrap(fnp.min(a, dims, keepdims=keepdim))
     if p == 0:
-        return wrap(fnp.sum(convert(x != 0, x.data.dtype), dims, keepdims=keepdim))
+        return wrap(fnp.sum(convert(x != 0, x._data.dtype), dims, keepdims=keepdim))
     if p == 1:
         return wrap(fnp.sum(a, dims, keepdims=keepdim))
     if p == "nuc":
@@ -220,7 +220,7 @@ def _extreme(input, dim, keepdim, kwargs, op):
     if isinstance(dim, Tensor):  # max(x, y): elementwise
         return (maximum if op == "max" else minimum)(x, dim)
     dim, keepdim = _kw(dim, keepdim, kwargs, op)
-    if x.data.size == 0 and (dim is None or x.shape[wrap_dim(dim, x.ndim, op)] == 0):
+    if x._data.size == 0 and (dim is None or x.shape[wrap_dim(dim, x.ndim, op)] == 0):
         raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() "
                            f"== 0. Specify the reduction dim with the 'dim' argument.")
     if dim is None:
@@ -280,7 +280,7 @@ def cumsum(input, dim, *, dtype=None):  # noqa: A002
     if dtype is not None:
         x = convert(x, D.as_dtype(dtype))
     if x.ndim == 0:
-        return wrap(convert(x, R._accumulate_dtype(x.data.dtype)))
+        return wrap(convert(x, R._accumulate_dtype(x._data.dtype)))
     return wrap(R.cumsum(x, wrap_dim(dim, x.ndim, "cumsum")))
 
 
@@ -290,14 +290,14 @@ def cumprod(input, dim, *, dtype=None):  # noqa: A002
     if dtype is not None:
         x = convert(x, D.as_dtype(dtype))
     if x.ndim == 0:
-        return wrap(convert(x, R._accumulate_dtype(x.data.dtype)))
+        return wrap(convert(x, R._accumulate_dtype(x._data.dtype)))
     return wrap(R.cumprod(x, wrap_dim(dim, x.ndim, "cumprod")))
 
 
 def _sort_key(x, descending):
     if not descending:
         return x
-    if x.data.dtype.kind in "bu":
+    if x._data.dtype.kind in "bu":
         x = convert(x, D.int64)
     return -x
 
@@ -368,10 +368,10 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
 # Products
 # --------------------------------------------------------------------------- #
 def _same_dtype(a, b, op):
-    if a.data.dtype != b.data.dtype:
+    if a._data.dtype != b._data.dtype:
         raise RuntimeError(
             f"{op}: expected both operands to have the same dtype, but got "
-            f"{D.dtype_name(a.data.dtype)} != {D.dtype_name(b.data.dtype)} (shapes "
+            f"{D.dtype_name(a._data.dtype)} != {D.dtype_name(b._data.dtype)} (shapes "
             f"{list(a.shape)} and {list(b.shape)}). Convert one: b.to(a.dtype).")
 
 

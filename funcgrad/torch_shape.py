@@ -94,8 +94,8 @@ def reshape(input, *shape):  # noqa: A002 - PyTorch's name
         RuntimeError: ``shape '[3, 5]' is invalid for input of size 16``.
     """
     input = as_tensor_arg(input)
-    shape = _resolved(size_args(shape, "reshape"), _int(input.data.size))
-    if shape == tuple(input.data.shape):
+    shape = _resolved(size_args(shape, "reshape"), _int(input._data.size))
+    if shape == tuple(input._data.shape):
         return input
     return wrap(S.reshape_p.bind(input, shape=shape))
 
@@ -424,7 +424,7 @@ def narrow(input, dim, start, length):  # noqa: A002
 # Gathers and scatters along a dim
 # --------------------------------------------------------------------------- #
 def _index_data(index, op):
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    idx = index._data if isinstance(index, Tensor) else np.asarray(index)
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"{op}(): Expected dtype int64 for index (got {idx.dtype})")
     return idx
@@ -480,7 +480,7 @@ def _scatter(input, dim, index, src, mode, op):
         if src.ndim:  # only the leading idx-shaped block of src is used
             src = getitem(src, tuple(slice(0, s) for s in idx.shape))
     else:
-        src = np.full(idx.shape, src, dtype=input.data.dtype)
+        src = np.full(idx.shape, src, dtype=input._data.dtype)
     template, arrays = _along(tuple(input.shape), idx, d)
     return wrap(_scatter_prim(input, src, arrays, template, mode))
 
@@ -511,14 +511,14 @@ def index_select(input, dim, index):  # noqa: A002
 def masked_select(input, mask):  # noqa: A002
     """The elements where ``mask`` (broadcast) is True, as a 1-D tensor."""
     input = as_tensor_arg(input)
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     shape = np.broadcast_shapes(tuple(input.shape), tuple(m.shape))
     return wrap(getitem(S.broadcast_to(input, shape), fnp.broadcast_to(m, shape)))
 
 
 def nonzero(input, *, as_tuple=False):  # noqa: A002
     """Indices of the non-zero elements: an ``(n, ndim)`` int64 tensor, or a tuple of 1-D."""
-    data = np.asarray(concrete(as_tensor_arg(input).data))
+    data = np.asarray(concrete(as_tensor_arg(input)._data))
     idx = np.nonzero(data)
     if as_tuple:
         return tuple(Tensor._wrap(i.astype(np.int64)) for i in idx)
@@ -569,4 +569,4 @@ def meshgrid(*tensors, indexing="ij"):
 
 def numel(input):  # noqa: A002
     """The number of elements."""
-    return math.prod(input.data.shape)
+    return math.prod(input._data.shape)

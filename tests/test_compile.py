@@ -70,7 +70,7 @@ def assert_same_training_state(m1, o1, m2, o2):
     s1, s2 = m1.state_dict(), m2.state_dict()
     assert list(s1) == list(s2)
     for k in s1:
-        np.testing.assert_array_equal(s1[k].data, s2[k].data, err_msg=k)
+        np.testing.assert_array_equal(s1[k]._data, s2[k]._data, err_msg=k)
         assert s1[k].dtype == s2[k].dtype
     d1, d2 = o1.state_dict(), o2.state_dict()
     assert d1["param_groups"] == d2["param_groups"]
@@ -79,7 +79,7 @@ def assert_same_training_state(m1, o1, m2, o2):
         assert d1["state"][i].keys() == d2["state"][i].keys()
         for k, v in d1["state"][i].items():
             w = d2["state"][i][k]
-            np.testing.assert_array_equal(np.asarray(v.data), np.asarray(w.data))
+            np.testing.assert_array_equal(np.asarray(v._data), np.asarray(w._data))
             assert v.dtype == w.dtype
 
 
@@ -131,8 +131,8 @@ def test_batchnorm_running_stats_and_counter_are_updated():
         step(x, y)
     bn = m2[1]
     assert int(bn.num_batches_tracked.item()) == 3
-    assert not np.array_equal(bn.running_mean.data, np.zeros(4, np.float32))
-    np.testing.assert_array_equal(bn.running_var.data, m1[1].running_var.data)
+    assert not np.array_equal(bn.running_mean._data, np.zeros(4, np.float32))
+    np.testing.assert_array_equal(bn.running_var._data, m1[1].running_var._data)
 
 
 def test_eval_mode_keeps_buffers_and_retraces_once_per_mode():
@@ -143,11 +143,11 @@ def test_eval_mode_keeps_buffers_and_retraces_once_per_mode():
     (x, y), = _batches(1, (8, 1, 6, 6), 3)
     step(x, y)
     model.eval()
-    before = {k: v.data.copy() for k, v in model.named_buffers()}
+    before = {k: v._data.copy() for k, v in model.named_buffers()}
     step(x, y)
     step(x, y)
     for k, v in model.named_buffers():
-        np.testing.assert_array_equal(v.data, before[k], err_msg=k)
+        np.testing.assert_array_equal(v._data, before[k], err_msg=k)
     model.train()
     step(x, y)
     assert step.cache_info()["traces"] == 2
@@ -232,13 +232,13 @@ def test_dropout_masks_differ_between_steps_and_match_eager():
                         return_outputs=True)
     x, t = fg.ones(4, 64), fg.zeros(4, 1)
     fg.manual_seed(3)
-    outs = [step(x, t)[1].data.copy() for _ in range(4)]
+    outs = [step(x, t)[1]._data.copy() for _ in range(4)]
     assert step.cache_info()["traces"] == 1
     for i in range(4):
         for j in range(i):
             assert not np.array_equal(outs[i], outs[j])
     fg.manual_seed(3)
-    eager = [model(x).data for _ in range(4)]
+    eager = [model(x)._data for _ in range(4)]
     for a, b in zip(outs, eager):
         np.testing.assert_array_equal(a, b)
 
@@ -246,7 +246,7 @@ def test_dropout_masks_differ_between_steps_and_match_eager():
 def test_eager_dropout_still_draws_from_the_global_generator():
     # (nn/_random.py routes draws through a hook only while compile traces)
     fg.manual_seed(11)
-    out = F.dropout(fg.ones(3, 5), 0.4).data
+    out = F.dropout(fg.ones(3, 5), 0.4)._data
     fg.manual_seed(11)
     keep = np.asarray(fr.uniform(fr.next_key(), (3, 5)) < 0.6, np.float32)
     np.testing.assert_array_equal(out, np.ones((3, 5), np.float32) * (keep / np.float32(0.6)))
@@ -328,23 +328,23 @@ def test_updates_are_in_place_unless_someone_holds_the_array():
     for _ in range(2):
         step(x, y)
     tensors = [*model.parameters(), model[1].running_mean]
-    refs = [weakref.ref(t.data) for t in tensors]
-    buf_ref = weakref.ref(opt.state[model[0].weight]["momentum_buffer"].data)
+    refs = [weakref.ref(t._data) for t in tensors]
+    buf_ref = weakref.ref(opt.state[model[0].weight]["momentum_buffer"]._data)
     step(x, y)
-    assert all(r() is t.data for r, t in zip(refs, tensors))  # written in place
-    assert buf_ref() is opt.state[model[0].weight]["momentum_buffer"].data
+    assert all(r() is t._data for r, t in zip(refs, tensors))  # written in place
+    assert buf_ref() is opt.state[model[0].weight]["momentum_buffer"]._data
 
-    held = model[0].weight.data                       # a reference the user keeps
+    held = model[0].weight._data                       # a reference the user keeps
     held_copy = held.copy()
     snapshot = opt.state_dict()["state"][0]["momentum_buffer"]
-    snap_copy = snapshot.data.copy()
+    snap_copy = snapshot._data.copy()
     sd = model.state_dict()                           # shares data with the model
-    sd_bias = sd["0.bias"].data.copy()
+    sd_bias = sd["0.bias"]._data.copy()
     step(x, y)
     np.testing.assert_array_equal(held, held_copy)
-    np.testing.assert_array_equal(snapshot.data, snap_copy)
-    np.testing.assert_array_equal(sd["0.bias"].data, sd_bias)
-    assert model[0].weight.data is not held
+    np.testing.assert_array_equal(snapshot._data, snap_copy)
+    np.testing.assert_array_equal(sd["0.bias"]._data, sd_bias)
+    assert model[0].weight._data is not held
 
 
 def test_donate_false_never_writes_inputs():
@@ -355,9 +355,9 @@ def test_donate_false_never_writes_inputs():
     x, y = fg.randn(5, 4), fg.randn(5, 3)
     step(x, y)
     step(x, y)
-    ref = weakref.ref(model.weight.data)
+    ref = weakref.ref(model.weight._data)
     step(x, y)
-    assert ref() is None or ref() is not model.weight.data
+    assert ref() is None or ref() is not model.weight._data
 
 
 # --------------------------------------------------------------------------- #
@@ -385,7 +385,7 @@ def test_num_inputs_and_return_outputs():
     eager = weighted(expected_out, t, w)
     eager.backward()
     o1.step()
-    np.testing.assert_array_equal(out.data, expected_out.data)
+    np.testing.assert_array_equal(out._data, expected_out._data)
     assert loss.item() == eager.item() and not loss.requires_grad
     assert_same_training_state(m1, o1, m2, o2)
 
@@ -463,7 +463,7 @@ def test_compiled_module_training_loop_matches_eager_bitwise():
     assert got == eager
     assert_same_training_state(m1, o1, m2, o2)
     for p1, p2 in zip(m1.parameters(), m2.parameters()):
-        np.testing.assert_array_equal(p1.grad.data, p2.grad.data)
+        np.testing.assert_array_equal(p1.grad._data, p2.grad._data)
     assert compiled.cache_info()["traces"] == 1
 
 
@@ -471,7 +471,7 @@ def test_compiled_module_backward_is_not_a_recomputation():
     fg.manual_seed(0)
     model = mlp()
     staged = make_ir(lambda ps, x, ct: _fwd_bwd(model, ps, x, ct))(
-        {k: v.data for k, v in model.named_parameters()}, np.ones((4, 6), np.float32),
+        {k: v._data for k, v in model.named_parameters()}, np.ones((4, 6), np.float32),
         np.ones((4, 3), np.float32))
     fwd, bwd, n_res = split_program(staged, 1, 1)
     assert len(fwd.equations) + len(bwd.equations) == len(staged.equations)
@@ -481,7 +481,7 @@ def test_compiled_module_backward_is_not_a_recomputation():
     assert ct not in fwd.in_vars and bwd.in_vars[-1] is ct
     assert not any(ct in e.inputs for e in fwd.equations)
     # the two programs compute what the combined one does
-    ps = [v.data for _, v in sorted(model.named_parameters())]  # dict leaves: sorted keys
+    ps = [v._data for _, v in sorted(model.named_parameters())]  # dict leaves: sorted keys
     x, g = RNG.standard_normal((4, 6)).astype(np.float32), np.ones((4, 3), np.float32)
     whole = staged(*ps, x, g)
     outs = fwd(*ps, x)
@@ -491,7 +491,7 @@ def test_compiled_module_backward_is_not_a_recomputation():
 
 
 def _fwd_bwd(model, params, x, ct):
-    out, pullback = fg.vjp(lambda p: nn.functional_call(model, p, (x,)).data, params)
+    out, pullback = fg.vjp(lambda p: nn.functional_call(model, p, (x,))._data, params)
     return out, pullback(ct)
 
 
@@ -513,13 +513,13 @@ def test_compiled_module_gradients_reach_inputs_and_multiple_outputs():
     assert outs[1][1]["n"] == 3 and outs[1][0].requires_grad
     for (a, b), x in zip(outs, xs):
         (a.sum() * 2 + (b["aux"] ** 2).sum()).backward()
-    np.testing.assert_array_equal(xs[0].grad.data, xs[1].grad.data)
+    np.testing.assert_array_equal(xs[0].grad._data, xs[1].grad._data)
     for p1, p2 in zip(m1.parameters(), m2.parameters()):
-        np.testing.assert_array_equal(p1.grad.data, p2.grad.data)
+        np.testing.assert_array_equal(p1.grad._data, p2.grad._data)
     # only one head used: the other output's cotangent is zero
     m2.zero_grad()
     compiled(xs[1])[0].sum().backward()
-    assert not np.any(m2.h2.weight.grad.data)
+    assert not np.any(m2.h2.weight.grad._data)
 
 
 def test_compiled_module_inference_and_modes():
@@ -531,8 +531,8 @@ def test_compiled_module_inference_and_modes():
     with fg.no_grad():
         y = compiled(x)
         y2 = compiled(x)
-    np.testing.assert_array_equal(y.data, model(x).data)
-    np.testing.assert_array_equal(y.data, y2.data)
+    np.testing.assert_array_equal(y._data, model(x)._data)
+    np.testing.assert_array_equal(y._data, y2._data)
     assert not y.requires_grad
     assert compiled.cache_info() == {"traces": 1, "hits": 1, "size": 1}
     compiled.train()
@@ -563,8 +563,8 @@ def test_compiled_module_under_a_transform_runs_the_model():
     model = mlp()
     compiled = compile(model)
     x = np.ones((2, 6), np.float32)
-    g1 = fg.grad(lambda x: compiled(fg.tensor(x)).sum().data)(x)
-    g2 = fg.grad(lambda x: model(fg.tensor(x)).sum().data)(x)
+    g1 = fg.grad(lambda x: compiled(fg.tensor(x)).sum()._data)(x)
+    g2 = fg.grad(lambda x: model(fg.tensor(x)).sum()._data)(x)
     np.testing.assert_array_equal(g1, g2)
 
 
@@ -651,7 +651,7 @@ def test_replaced_parameter_is_noticed():
     step.optimizer.param_groups[0]["params"][1] = new_bias
     step(x, y)
     assert step.cache_info()["traces"] == 2
-    assert model[0].bias is new_bias and np.any(new_bias.data != 0)
+    assert model[0].bias is new_bias and np.any(new_bias._data != 0)
 
 
 def test_device_arrays_through_the_cupy_double():
@@ -677,9 +677,9 @@ def test_device_arrays_through_the_cupy_double():
                     loss = nn.MSELoss()(run(x), y)
                     loss.backward()
                     opt.step()
-            assert isinstance(loss.data, cp.ndarray)
-            assert isinstance(opt.state[model[0].weight]["momentum_buffer"].data, cp.ndarray)
-            states.append([cp.asnumpy(t.data) for t in model.state_dict().values()])
+            assert isinstance(loss._data, cp.ndarray)
+            assert isinstance(opt.state[model[0].weight]["momentum_buffer"]._data, cp.ndarray)
+            states.append([cp.asnumpy(t._data) for t in model.state_dict().values()])
         for other in states[1:]:
             for a, b in zip(states[0], other):
                 np.testing.assert_array_equal(a, b)

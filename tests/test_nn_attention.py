@@ -33,7 +33,7 @@ def _np(x):
         return None
     if hasattr(x, "detach"):
         return x.detach().numpy()
-    return np.asarray(x.data if isinstance(x, fg.Tensor) else x)
+    return np.asarray(x._data if isinstance(x, fg.Tensor) else x)
 
 
 def _close(a, b, what):
@@ -231,13 +231,13 @@ def test_mha_initialisation():
     mha = nn.MultiheadAttention(16, 4)
     assert mha.in_proj_weight.dtype == np.float32
     bound = np.sqrt(6.0 / (16 + 48))  # xavier_uniform_ on (3E, E)
-    w = mha.in_proj_weight.data
+    w = mha.in_proj_weight._data
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
-    assert not np.any(mha.in_proj_bias.data) and not np.any(mha.out_proj.bias.data)
+    assert not np.any(mha.in_proj_bias._data) and not np.any(mha.out_proj.bias._data)
     assert mha.q_proj_weight is None and mha.bias_k is None
     sep = nn.MultiheadAttention(16, 4, kdim=6, vdim=7, add_bias_kv=True)
     assert sep.in_proj_weight is None and sep.k_proj_weight.shape == (16, 6)
-    assert np.any(sep.bias_k.data) and sep.bias_k.shape == (1, 1, 16)
+    assert np.any(sep.bias_k._data) and sep.bias_k.shape == (1, 1, 16)
     with pytest.raises(ValueError, match="divisible"):
         nn.MultiheadAttention(10, 3)
 
@@ -262,8 +262,8 @@ def test_mha_shapes_for_all_options(rng):
     kpm = np.zeros((N, S), bool)
     kpm[:, -2:] = True
     _, w = mha(q, kv, kv, key_padding_mask=kpm)
-    assert np.all(w.data[..., -2:] == 0)
-    np.testing.assert_allclose(w.data.sum(-1), 1.0, rtol=1e-5)
+    assert np.all(w._data[..., -2:] == 0)
+    np.testing.assert_allclose(w._data.sum(-1), 1.0, rtol=1e-5)
 
 
 def test_mha_errors(rng):
@@ -284,9 +284,9 @@ def test_mha_dropout_only_in_training():
     mha = nn.MultiheadAttention(8, 2, dropout=0.5)
     x = fg.randn(5, 2, 8)
     a, b = mha(x, x, x)[0], mha(x, x, x)[0]
-    assert not np.allclose(a.data, b.data)
+    assert not np.allclose(a._data, b._data)
     mha.eval()
-    np.testing.assert_array_equal(mha(x, x, x)[0].data, mha(x, x, x)[0].data)
+    np.testing.assert_array_equal(mha(x, x, x)[0]._data, mha(x, x, x)[0]._data)
 
 
 def test_mha_functional_gradients_match_finite_differences(rng):
@@ -313,9 +313,9 @@ def test_mha_under_grad_matches_backward(rng):
     g = fg.grad(loss)(mha, x)
     (mha(fg.tensor(x), fg.tensor(x), fg.tensor(x))[0] ** 2).sum().backward()
     for (name, p), gp in zip(mha.named_parameters(), fg.tree_util.tree_leaves(g)):
-        np.testing.assert_allclose(gp, p.grad.data, rtol=1e-10, err_msg=name)
+        np.testing.assert_allclose(gp, p.grad._data, rtol=1e-10, err_msg=name)
     per = fg.vmap(lambda xi: mha(xi, xi, xi)[0])(x)  # unbatched per example
-    np.testing.assert_allclose(_np(per), mha(fg.tensor(x), fg.tensor(x), fg.tensor(x))[0].data,
+    np.testing.assert_allclose(_np(per), mha(fg.tensor(x), fg.tensor(x), fg.tensor(x))[0]._data,
                                rtol=1e-10)
 
 
@@ -411,13 +411,13 @@ def test_transformer_encoder_deep_copies_the_layer():
     assert names[0] == "layers.0.self_attn.in_proj_weight" and "layers.1.norm2.bias" in names
     a, b = enc.layers[0].linear1.weight, enc.layers[1].linear1.weight
     assert a is not b and a is not layer.linear1.weight
-    np.testing.assert_array_equal(a.data, b.data)  # copies start equal, as in PyTorch
+    np.testing.assert_array_equal(a._data, b._data)  # copies start equal, as in PyTorch
 
 
 def test_generate_square_subsequent_mask():
     m = nn.Transformer.generate_square_subsequent_mask(3)
     assert m.dtype == np.float32
-    np.testing.assert_array_equal(m.data, [[0, -np.inf, -np.inf], [0, 0, -np.inf], [0, 0, 0]])
+    np.testing.assert_array_equal(m._data, [[0, -np.inf, -np.inf], [0, 0, -np.inf], [0, 0, 0]])
     assert nn.Transformer.generate_square_subsequent_mask(2, dtype=fg.float64).dtype == \
         np.float64
 
@@ -426,15 +426,15 @@ def test_transformer_dropout_train_vs_eval():
     fg.manual_seed(0)
     layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.3)
     x = fg.randn(4, 2, 8)
-    assert not np.allclose(layer(x).data, layer(x).data)
+    assert not np.allclose(layer(x)._data, layer(x)._data)
     layer.eval()
-    np.testing.assert_array_equal(layer(x).data, layer(x).data)
+    np.testing.assert_array_equal(layer(x)._data, layer(x)._data)
 
 
 def test_encoder_layer_gradients_match_finite_differences(rng):
     layer = nn.TransformerEncoderLayer(4, 2, 6, dropout=0.0, activation="gelu",
                                        norm_first=True).double()
-    params = {k: v.data for k, v in layer.named_parameters()}
+    params = {k: v._data for k, v in layer.named_parameters()}
     x = rng.standard_normal((3, 2, 4))
     mask = np.triu(np.full((3, 3), -np.inf), 1)
     check_grads(lambda p, x: nn.functional_call(layer, p, (x,), {"src_mask": mask}),
@@ -447,7 +447,7 @@ def test_transformer_keys_match_torch():
     t = torch.nn.Transformer(8, 2, 2, 1, 16)
     assert list(f.state_dict()) == list(t.state_dict())
     # xavier_uniform_ on every matrix, as PyTorch's _reset_parameters
-    w = f.encoder.layers[0].linear1.weight.data
+    w = f.encoder.layers[0].linear1.weight._data
     assert np.abs(w).max() <= np.sqrt(6.0 / (8 + 16))
 
 

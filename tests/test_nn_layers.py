@@ -97,7 +97,7 @@ def test_activations_keep_shape_and_backprop(name):
     out = layer(x)
     assert tuple(out.shape) == (2, 3, 4) and out.dtype == np.float32
     out.sum().backward()
-    assert x.grad is not None and np.all(np.isfinite(x.grad.data))
+    assert x.grad is not None and np.all(np.isfinite(x.grad._data))
 
 
 def test_parameter_names_and_shapes_follow_pytorch():
@@ -125,24 +125,24 @@ def test_default_init_bounds():
     fg.manual_seed(0)
     lin = nn.Linear(50, 40)
     bound = 1 / math.sqrt(50)
-    w, b = lin.weight.data, lin.bias.data
+    w, b = lin.weight._data, lin.bias._data
     assert w.dtype == np.float32 and np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
     assert np.abs(b).max() <= bound
     conv = nn.Conv2d(4, 8, 3, groups=2)
     fan_in = 2 * 9
-    assert np.abs(conv.weight.data).max() <= 1 / math.sqrt(fan_in)
+    assert np.abs(conv.weight._data).max() <= 1 / math.sqrt(fan_in)
     convt = nn.ConvTranspose2d(4, 6, 3)  # fan_in from weight.size(1) * k*k, as PyTorch
-    assert np.abs(convt.bias.data).max() <= 1 / math.sqrt(6 * 9)
+    assert np.abs(convt.bias._data).max() <= 1 / math.sqrt(6 * 9)
     emb = nn.Embedding(1000, 8, padding_idx=3)
-    assert abs(emb.weight.data.std() - 1) < 0.05 and not np.any(emb.weight.data[3])
+    assert abs(emb.weight._data.std() - 1) < 0.05 and not np.any(emb.weight._data[3])
     assert nn.Linear(2, 2, dtype=fg.float64).weight.dtype == np.float64
 
 
 def test_init_is_reproducible_with_manual_seed():
     fg.manual_seed(42)
-    a = nn.Conv2d(2, 3, 3).weight.data.copy()
+    a = nn.Conv2d(2, 3, 3).weight._data.copy()
     fg.manual_seed(42)
-    b = nn.Conv2d(2, 3, 3).weight.data
+    b = nn.Conv2d(2, 3, 3).weight._data
     np.testing.assert_array_equal(a, b)
 
 
@@ -182,9 +182,9 @@ def test_convtranspose_output_size():
 def test_maxpool_return_indices_and_adaptive_max_indices():
     x = fg.Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
     out, idx = nn.MaxPool2d(2, return_indices=True)(x)
-    np.testing.assert_array_equal(idx.data[0, 0], [[5, 7], [13, 15]])
+    np.testing.assert_array_equal(idx._data[0, 0], [[5, 7], [13, 15]])
     out, idx = nn.AdaptiveMaxPool2d(2, return_indices=True)(x)
-    np.testing.assert_array_equal(idx.data[0, 0], [[5, 7], [13, 15]])
+    np.testing.assert_array_equal(idx._data[0, 0], [[5, 7], [13, 15]])
     assert idx.dtype == np.int64
 
 
@@ -193,37 +193,37 @@ def test_batchnorm_train_eval_and_cumulative_momentum():
     xs = [np.random.default_rng(i).standard_normal((8, 2)) for i in range(3)]
     for x in xs:
         out = bn(fg.Tensor(x))
-        np.testing.assert_allclose(out.data.mean(0), 0, atol=1e-12)
-    np.testing.assert_allclose(bn.running_mean.data, np.mean([x.mean(0) for x in xs], 0))
-    np.testing.assert_allclose(bn.running_var.data,
+        np.testing.assert_allclose(out._data.mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(bn.running_mean._data, np.mean([x.mean(0) for x in xs], 0))
+    np.testing.assert_allclose(bn.running_var._data,
                                np.mean([x.var(0, ddof=1) for x in xs], 0))
-    assert int(bn.num_batches_tracked.data) == 3
+    assert int(bn.num_batches_tracked._data) == 3
     bn.eval()
     x = xs[0]
-    expect = (x - bn.running_mean.data) / np.sqrt(bn.running_var.data + bn.eps)
-    np.testing.assert_allclose(bn(fg.Tensor(x)).data, expect, rtol=1e-12)
-    assert int(bn.num_batches_tracked.data) == 3
+    expect = (x - bn.running_mean._data) / np.sqrt(bn.running_var._data + bn.eps)
+    np.testing.assert_allclose(bn(fg.Tensor(x))._data, expect, rtol=1e-12)
+    assert int(bn.num_batches_tracked._data) == 3
     bn.reset_running_stats()
-    assert int(bn.num_batches_tracked.data) == 0 and np.all(bn.running_var.data == 1)
+    assert int(bn.num_batches_tracked._data) == 0 and np.all(bn.running_var._data == 1)
 
 
 def test_dropout_modules_train_vs_eval():
     x = fg.Tensor(np.ones((50, 40), np.float32))
     d = nn.Dropout(0.5)
-    out = d(x).data
+    out = d(x)._data
     assert set(np.unique(out)) <= {0.0, 2.0} and 0.4 < (out == 0).mean() < 0.6
     d.eval()
-    np.testing.assert_array_equal(d(x).data, x.data)
+    np.testing.assert_array_equal(d(x)._data, x._data)
     d2 = nn.Dropout2d(0.5).eval()
-    np.testing.assert_array_equal(d2(_x(2, 3, 4, 4)).data, _x(2, 3, 4, 4).data)
+    np.testing.assert_array_equal(d2(_x(2, 3, 4, 4))._data, _x(2, 3, 4, 4)._data)
 
 
 def test_embedding_padding_idx_gradient_is_zero():
     emb = nn.Embedding(5, 3, padding_idx=0)
     out = emb(fg.Tensor(np.array([[0, 1, 0], [2, 0, 4]])))
     (out * out).sum().backward()
-    assert not np.any(emb.weight.grad.data[0])
-    assert np.any(emb.weight.grad.data[1]) and not np.any(emb.weight.grad.data[3])
+    assert not np.any(emb.weight.grad._data[0])
+    assert np.any(emb.weight.grad._data[1]) and not np.any(emb.weight.grad._data[3])
 
 
 def test_embedding_max_norm_renormalises_rows_in_place():
@@ -231,7 +231,7 @@ def test_embedding_max_norm_renormalises_rows_in_place():
     with fg.no_grad():
         emb.weight._assign(np.full((4, 3), 2.0, np.float32))
     emb(fg.Tensor(np.array([1, 2])))
-    norms = np.linalg.norm(emb.weight.data, axis=1)
+    norms = np.linalg.norm(emb.weight._data, axis=1)
     assert norms[1] <= 1.0 + 1e-5 and norms[2] <= 1.0 + 1e-5 and norms[0] > 3
 
 
@@ -243,34 +243,34 @@ def test_init_functions():
     w = nn.Parameter(fg.Tensor(np.zeros((300, 200), np.float32)))
     fg.manual_seed(0)
     init.uniform_(w, -0.5, 0.5)
-    assert w.data.min() >= -0.5 and w.data.max() <= 0.5
+    assert w._data.min() >= -0.5 and w._data.max() <= 0.5
     init.normal_(w, 1.0, 0.1)
-    assert abs(w.data.mean() - 1.0) < 0.01 and abs(w.data.std() - 0.1) < 0.01
+    assert abs(w._data.mean() - 1.0) < 0.01 and abs(w._data.std() - 0.1) < 0.01
     init.xavier_uniform_(w, gain=2.0)
-    assert np.abs(w.data).max() <= 2.0 * math.sqrt(6 / 500)
+    assert np.abs(w._data).max() <= 2.0 * math.sqrt(6 / 500)
     init.xavier_normal_(w)
-    assert abs(w.data.std() - math.sqrt(2 / 500)) < 0.005
+    assert abs(w._data.std() - math.sqrt(2 / 500)) < 0.005
     init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu")
-    assert abs(w.data.std() - math.sqrt(2 / 300)) < 0.005
+    assert abs(w._data.std() - math.sqrt(2 / 300)) < 0.005
     init.kaiming_uniform_(w, a=0.1)
     bound = math.sqrt(2 / (1 + 0.01)) * math.sqrt(3 / 200)
-    assert np.abs(w.data).max() <= bound * (1 + 1e-6)
+    assert np.abs(w._data).max() <= bound * (1 + 1e-6)
     init.trunc_normal_(w, std=1.0, a=-1.5, b=0.5)
-    assert w.data.min() >= -1.5 and w.data.max() <= 0.5
+    assert w._data.min() >= -1.5 and w._data.max() <= 0.5
     init.constant_(w, 0.3)
-    assert np.all(w.data == np.float32(0.3))
+    assert np.all(w._data == np.float32(0.3))
     init.zeros_(w)
     init.ones_(w)
-    assert np.all(w.data == 1)
+    assert np.all(w._data == 1)
     q = nn.Parameter(fg.Tensor(np.zeros((3, 5))))
     init.orthogonal_(q)
-    np.testing.assert_allclose(q.data @ q.data.T, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(q._data @ q._data.T, np.eye(3), atol=1e-12)
     e = fg.Tensor(np.zeros((3, 4)))
     init.eye_(e)
-    np.testing.assert_array_equal(e.data, np.eye(3, 4))
+    np.testing.assert_array_equal(e._data, np.eye(3, 4))
     c = fg.Tensor(np.zeros((2, 2, 3, 3)))
     init.dirac_(c)
-    assert c.data[0, 0, 1, 1] == 1 and c.data[1, 1, 1, 1] == 1 and c.data.sum() == 2
+    assert c._data[0, 0, 1, 1] == 1 and c._data[1, 1, 1, 1] == 1 and c._data.sum() == 2
     assert w.requires_grad and w.dtype == np.float32
 
 

@@ -29,7 +29,7 @@ def _torch():
 
 
 def _close(a, b, what=""):
-    a = np.asarray(a.data if isinstance(a, fg.Tensor) else a)
+    a = np.asarray(a._data if isinstance(a, fg.Tensor) else a)
     b = b.detach().numpy() if hasattr(b, "detach") else np.asarray(b)
     assert a.shape == b.shape, f"{what}: shape {a.shape} vs {b.shape}"
     np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=what)
@@ -82,16 +82,16 @@ def test_embedding_bag_module(rng):
     fg.manual_seed(0)
     bag = nn.EmbeddingBag(10, 3, mode="max", padding_idx=2)
     assert bag.weight.shape == (10, 3) and bag.weight.dtype == np.float32
-    assert not np.any(bag.weight.data[2]) and np.any(bag.weight.data)
+    assert not np.any(bag.weight._data[2]) and np.any(bag.weight._data)
     assert repr(bag) == "EmbeddingBag(10, 3, mode='max', padding_idx=2)"
     out = bag(fg.tensor([1, 2, 3, 2]), fg.tensor([0, 2]))
     assert out.shape == (2, 3)
     out.sum().backward()
-    assert not np.any(bag.weight.grad.data[2])  # padding entries take no part
-    assert np.any(bag.weight.grad.data[1])
+    assert not np.any(bag.weight.grad._data[2])  # padding entries take no part
+    assert np.any(bag.weight.grad._data[1])
     pre = nn.EmbeddingBag.from_pretrained(fg.ones(4, 2), mode="sum")
     assert not pre.weight.requires_grad
-    np.testing.assert_allclose(pre(fg.tensor([[0, 1, 2]])).data, [[3.0, 3.0]])
+    np.testing.assert_allclose(pre(fg.tensor([[0, 1, 2]]))._data, [[3.0, 3.0]])
 
 
 def test_embedding_bag_errors(rng):
@@ -232,7 +232,7 @@ def test_ctc_reductions_forms_and_blank(rng):
                                           reduction="none"), per, rtol=1e-12)
     loss = nn.CTCLoss(reduction="sum")(fg.Tensor(lp), fg.tensor(targets), fg.tensor(il),
                                        fg.tensor(tl))
-    np.testing.assert_allclose(loss.data, per.sum())
+    np.testing.assert_allclose(loss._data, per.sum())
 
 
 def test_ctc_impossible_alignment_and_zero_infinity(rng):
@@ -332,13 +332,13 @@ def test_stateful_call_returns_the_update_and_leaves_the_model(rng):
     x = rng.standard_normal((5, 2, 4, 4))
     ref = copy.deepcopy(model)
     expect = ref(fg.Tensor(x))  # the eager update, on a copy
-    before = {k: np.array(v.data) for k, v in model.named_buffers()}
+    before = {k: np.array(v._data) for k, v in model.named_buffers()}
     out, bufs = nn.stateful_call(model, {}, (fg.Tensor(x),))
-    _close(out, expect.data)
+    _close(out, expect._data)
     assert list(bufs) == [k for k, _ in model.named_buffers()]
     for name, b in ref.named_buffers():
-        _close(bufs[name], b.data, name)
-        np.testing.assert_array_equal(model.get_buffer(name).data, before[name])
+        _close(bufs[name], b._data, name)
+        np.testing.assert_array_equal(model.get_buffer(name)._data, before[name])
     # Tensors given -> Tensors back; arrays given -> arrays back
     _, bufs = nn.stateful_call(model, {"1.running_mean": fg.zeros(3, dtype=fg.float64)},
                                (x,))
@@ -353,8 +353,8 @@ def test_stateful_call_returns_the_update_and_leaves_the_model(rng):
 def test_stateful_call_under_jit_and_grad_matches_eager_training(rng):
     model = _bn_model()
     xs = [rng.standard_normal((4, 2, 4, 4)) for _ in range(2)]
-    params = {k: v.data for k, v in model.named_parameters()}
-    buffers = {k: v.data for k, v in model.named_buffers()}
+    params = {k: v._data for k, v in model.named_parameters()}
+    buffers = {k: v._data for k, v in model.named_buffers()}
     step = fg.jit(fg.value_and_grad(_loss_fn(model), has_aux=True))
     ref = copy.deepcopy(model)
     for x in xs:
@@ -362,13 +362,13 @@ def test_stateful_call_under_jit_and_grad_matches_eager_training(rng):
         ref.zero_grad()
         ref_loss = (ref(fg.Tensor(x)) ** 2).sum()
         ref_loss.backward()
-        _close(loss, ref_loss.data, "loss")
+        _close(loss, ref_loss._data, "loss")
         for name, p in ref.named_parameters():
-            _close(grads[name], p.grad.data, f"grad {name}")
+            _close(grads[name], p.grad._data, f"grad {name}")
     for name, b in ref.named_buffers():
-        _close(buffers[name], b.data, f"buffer {name} after two jitted steps")
+        _close(buffers[name], b._data, f"buffer {name} after two jitted steps")
     assert int(buffers["1.num_batches_tracked"]) == 2
-    assert int(model[1].num_batches_tracked.data) == 0  # the model itself is untouched
+    assert int(model[1].num_batches_tracked._data) == 0  # the model itself is untouched
 
 
 def test_stateful_call_under_vmap_gives_per_batch_statistics(rng):
@@ -379,9 +379,9 @@ def test_stateful_call_under_vmap_gives_per_batch_statistics(rng):
     for i in range(3):
         ref = copy.deepcopy(model)
         ref(fg.Tensor(xs[i]))
-        _close(np.asarray(bufs["1.running_mean"].data if isinstance(
+        _close(np.asarray(bufs["1.running_mean"]._data if isinstance(
             bufs["1.running_mean"], fg.Tensor) else bufs["1.running_mean"])[i],
-            ref[1].running_mean.data, f"batch {i}")
+            ref[1].running_mean._data, f"batch {i}")
 
 
 def test_transforms_refuse_to_drop_batchnorm_updates(rng):
@@ -390,12 +390,12 @@ def test_transforms_refuse_to_drop_batchnorm_updates(rng):
 
     def loss(m, x):
         return fnp.sum(m(x) ** 2)
-    before = {k: np.array(v.data) for k, v in model.named_buffers()}
+    before = {k: np.array(v._data) for k, v in model.named_buffers()}
     # The model passed to jit: its update would be lost -> a clear error.
     with pytest.raises(RuntimeError, match="stateful_call"):
         fg.jit(loss)(model, x)
     for name, b in model.named_buffers():  # a refused call changes nothing
-        np.testing.assert_array_equal(b.data, before[name], err_msg=name)
+        np.testing.assert_array_equal(b._data, before[name], err_msg=name)
     # Closed over by jit: the update would leak -> a clear error.
     with pytest.raises(RuntimeError, match="stateful_call"):
         fg.jit(lambda x: loss(model, x))(x)
@@ -405,7 +405,7 @@ def test_transforms_refuse_to_drop_batchnorm_updates(rng):
         fg.vmap(lambda m: loss(m, x))(stacked)
     # eval mode uses the running statistics: nothing to update, all transforms work.
     model.eval()
-    np.testing.assert_allclose(fg.jit(loss)(model, x), loss(model, x).data, rtol=1e-12)
+    np.testing.assert_allclose(fg.jit(loss)(model, x), loss(model, x)._data, rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- #

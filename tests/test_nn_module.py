@@ -95,7 +95,7 @@ def test_setattr_rules_and_errors():
 def test_buffer_reassignment_and_persistence():
     net = Net()
     net.scale = fg.Tensor(np.array(3.0, np.float32))
-    assert net.scale.data == 3.0 and "scale" in net._buffers
+    assert net.scale._data == 3.0 and "scale" in net._buffers
     with pytest.raises(TypeError, match="cannot assign 'int' as buffer 'scale'"):
         net.scale = 1
     sd = net.state_dict()
@@ -115,7 +115,7 @@ def test_train_eval_and_requires_grad_and_zero_grad():
     net(_x(3, 4)).sum().backward()
     assert all(p.grad is not None for p in net.parameters())
     net.zero_grad(set_to_none=False)
-    assert all(not np.any(p.grad.data) for p in net.parameters())
+    assert all(not np.any(p.grad._data) for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
 
@@ -126,7 +126,7 @@ def test_hooks():
     h1 = lin.register_forward_pre_hook(lambda m, args: (args[0] * 0,))
     h2 = lin.register_forward_hook(lambda m, args, out: calls.append(out.shape) or out + 1)
     out = lin(_x(3, 2))
-    np.testing.assert_allclose(out.data, np.broadcast_to(lin.bias.data + 1, (3, 2)))
+    np.testing.assert_allclose(out._data, np.broadcast_to(lin.bias._data + 1, (3, 2)))
     assert calls == [fg.Size([3, 2])]
     h1.remove()
     h2.remove()
@@ -152,7 +152,7 @@ def test_state_dict_values_are_detached_tensors():
     sd = lin.state_dict()
     assert list(sd) == ["weight", "bias"]
     assert type(sd["weight"]) is fg.Tensor and not sd["weight"].requires_grad
-    np.testing.assert_array_equal(sd["weight"].data, lin.weight.data)
+    np.testing.assert_array_equal(sd["weight"]._data, lin.weight._data)
     assert lin.state_dict(keep_vars=True)["weight"] is lin.weight
 
 
@@ -160,9 +160,9 @@ def test_load_state_dict_roundtrip_and_copies():
     a, b = Net(), Net()
     b.load_state_dict(a.state_dict())
     x = _x(4, 4)
-    np.testing.assert_allclose(a(x).data, b(x).data)
+    np.testing.assert_allclose(a(x)._data, b(x)._data)
     w_before = b.fc1.weight
-    res = b.load_state_dict({k: np.asarray(v.data, dtype=np.float64)
+    res = b.load_state_dict({k: np.asarray(v._data, dtype=np.float64)
                              for k, v in a.state_dict().items()})
     assert b.fc1.weight is w_before and b.fc1.weight.dtype == np.float32
     assert res.missing_keys == [] and res.unexpected_keys == []
@@ -196,7 +196,7 @@ def test_load_state_dict_from_torch_tensors():
     t = torch.nn.Linear(3, 2)
     f = nn.Linear(3, 2)
     f.load_state_dict(t.state_dict())
-    np.testing.assert_array_equal(f.weight.data, t.weight.detach().numpy())
+    np.testing.assert_array_equal(f.weight._data, t.weight.detach().numpy())
 
 
 # --------------------------------------------------------------------------- #
@@ -221,12 +221,12 @@ def test_deepcopy_and_pickle_give_independent_models():
     net = Net()
     clone = copy.deepcopy(net)
     assert clone.fc1.weight is not net.fc1.weight
-    np.testing.assert_array_equal(clone.fc1.weight.data, net.fc1.weight.data)
+    np.testing.assert_array_equal(clone.fc1.weight._data, net.fc1.weight._data)
     clone(_x(2, 4)).sum().backward()
     assert net.fc1.weight.grad is None and clone.fc1.weight.grad is not None
     restored = pickle.loads(pickle.dumps(net))
     assert isinstance(restored.fc1.weight, nn.Parameter)
-    np.testing.assert_array_equal(restored.fc1.weight.data, net.fc1.weight.data)
+    np.testing.assert_array_equal(restored.fc1.weight._data, net.fc1.weight._data)
 
 
 def test_repr_nested_and_parameter_repr():
@@ -305,11 +305,11 @@ def test_module_is_a_pytree_with_dotted_keys():
                      ".block.1.weight", ".block.1.bias", ".head.weight", ".scale", ".cache",
                      ".block.1.running_mean", ".block.1.running_var"]
     leaves = tree_leaves(net)
-    assert leaves[0] is net.fc1.weight.data
+    assert leaves[0] is net.fc1.weight._data
     doubled = tree_map(lambda v: v * 2, net)
     assert type(doubled) is Net and doubled is not net
     assert isinstance(doubled.fc1.weight, nn.Parameter)
-    np.testing.assert_allclose(doubled.fc1.weight.data, 2 * net.fc1.weight.data)
+    np.testing.assert_allclose(doubled.fc1.weight._data, 2 * net.fc1.weight._data)
     assert doubled.fc1.in_features == 4
     # the integer buffer is static and shared
     assert doubled.block[1].num_batches_tracked is net.block[1].num_batches_tracked
@@ -326,10 +326,10 @@ def test_grad_over_model_equals_backward():
     loss_fn(model, fg.Tensor(x), fg.Tensor(y)).backward()
     for (name, p), (gname, g) in zip(model.named_parameters(), grads.named_parameters()):
         assert name == gname
-        np.testing.assert_array_equal(g.data, p.grad.data)  # the same engine: bit-identical
+        np.testing.assert_array_equal(g._data, p.grad._data)  # the same engine: bit-identical
     # a functional SGD step over the two trees
     new = tree_map(lambda p, g: p - 0.1 * g, model, grads)
-    assert float(loss_fn(new, x, y).data) < float(loss_fn(model, x, y).data)
+    assert float(loss_fn(new, x, y)._data) < float(loss_fn(model, x, y)._data)
 
 
 def test_grad_with_shared_parameters_sums_both_uses():
@@ -341,19 +341,19 @@ def test_grad_with_shared_parameters_sums_both_uses():
     g = fg.grad(lambda mod: (mod.b(mod.a(x)) ** 2).sum())(m)
     assert g.a.weight is g.b.weight
     (m.b(m.a(fg.Tensor(x))) ** 2).sum().backward()
-    np.testing.assert_allclose(g.a.weight.data, m.a.weight.grad.data, rtol=1e-12)
+    np.testing.assert_allclose(g.a.weight._data, m.a.weight.grad._data, rtol=1e-12)
 
 
 def test_vmap_of_model_equals_batched_forward():
     model = _mlp()
     x, _ = _data()
     per_example = fg.vmap(lambda xi: model(xi))(x)
-    np.testing.assert_allclose(np.asarray(per_example.data), model(fg.Tensor(x)).data,
+    np.testing.assert_allclose(np.asarray(per_example._data), model(fg.Tensor(x))._data,
                                rtol=1e-12)
     # ensembling: vmap over a stack of models' parameters
     stacked = tree_map(lambda *vs: np.stack(vs), _mlp(), tree_map(lambda v: v * 0.5, _mlp()))
     outs = fg.vmap(lambda m: m(x))(stacked)
-    np.testing.assert_allclose(np.asarray(outs.data)[0], model(fg.Tensor(x)).data, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(outs._data)[0], model(fg.Tensor(x))._data, rtol=1e-12)
 
 
 def test_functional_call_with_doubled_weights():
@@ -361,16 +361,16 @@ def test_functional_call_with_doubled_weights():
     x, _ = _data()
     params = {k: v * 2 for k, v in model.state_dict().items()}
     out = nn.functional_call(model, params, (fg.Tensor(x),))
-    w1, b1, w2, b2 = (params[k].data for k in ("0.weight", "0.bias", "2.weight", "2.bias"))
+    w1, b1, w2, b2 = (params[k]._data for k in ("0.weight", "0.bias", "2.weight", "2.bias"))
     expect = np.tanh(x @ w1.T + b1) @ w2.T + b2
-    np.testing.assert_allclose(out.data, expect, rtol=1e-12)
-    np.testing.assert_allclose(model[0].weight.data, w1 / 2)  # the model is unchanged
+    np.testing.assert_allclose(out._data, expect, rtol=1e-12)
+    np.testing.assert_allclose(model[0].weight._data, w1 / 2)  # the model is unchanged
     # gradients flow to the given tensors; functional_call composes with grad
     w = fg.Tensor(w1, requires_grad=True)
     nn.functional_call(model, {"0.weight": w}, fg.Tensor(x)).sum().backward()
     assert w.grad is not None and model[0].weight.grad is None
     g = fg.grad(lambda p: nn.functional_call(model, p, (x,)).sum())(
-        {k: v.data for k, v in model.named_parameters()})
+        {k: v._data for k, v in model.named_parameters()})
     assert set(g) == {"0.weight", "0.bias", "2.weight", "2.bias"}
     with pytest.raises(ValueError, match="unexpected key"):
         nn.functional_call(model, {"nope": w1}, (x,))
@@ -384,13 +384,13 @@ def test_batchnorm_under_grad_updates_running_stats_like_backward():
     ref = copy.deepcopy(bn)
     g = fg.grad(lambda m: (m(x) ** 3).sum())(bn)
     (ref(fg.Tensor(x)) ** 3).sum().backward()
-    np.testing.assert_allclose(g.weight.data, ref.weight.grad.data, rtol=1e-12)
-    np.testing.assert_allclose(g.bias.data, ref.bias.grad.data, rtol=1e-12)
+    np.testing.assert_allclose(g.weight._data, ref.weight.grad._data, rtol=1e-12)
+    np.testing.assert_allclose(g.bias._data, ref.bias.grad._data, rtol=1e-12)
     # running statistics reach the model (as with loss.backward()), once per call
-    np.testing.assert_allclose(bn.running_mean.data, ref.running_mean.data, rtol=1e-12)
-    np.testing.assert_allclose(bn.running_var.data, ref.running_var.data, rtol=1e-12)
-    assert int(bn.num_batches_tracked.data) == int(ref.num_batches_tracked.data) == 1
-    assert not isinstance(bn.running_mean.data, fg.core.Tracer)
+    np.testing.assert_allclose(bn.running_mean._data, ref.running_mean._data, rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var._data, ref.running_var._data, rtol=1e-12)
+    assert int(bn.num_batches_tracked._data) == int(ref.num_batches_tracked._data) == 1
+    assert not isinstance(bn.running_mean._data, fg.core.Tracer)
 
 
 def test_batchnorm_under_vmap_explains_the_leak():
@@ -414,16 +414,16 @@ def test_clip_grad_norm_and_value():
     p2.grad = fg.Tensor(np.array([0.0, 4.0]))
     total = nn.utils.clip_grad_norm_([p1, p2], max_norm=1.0)
     assert isinstance(total, fg.Tensor)
-    np.testing.assert_allclose(total.data, 5.0)
-    np.testing.assert_allclose(p1.grad.data, [3 / (5 + 1e-6), 0, 0])
+    np.testing.assert_allclose(total._data, 5.0)
+    np.testing.assert_allclose(p1.grad._data, [3 / (5 + 1e-6), 0, 0])
     total = nn.utils.clip_grad_norm_([p1, p2], max_norm=10.0, norm_type="inf")
-    np.testing.assert_allclose(total.data, 4 / (5 + 1e-6))
+    np.testing.assert_allclose(total._data, 4 / (5 + 1e-6))
     p2.grad = fg.Tensor(np.array([np.inf, 0.0]))
     with pytest.raises(RuntimeError, match="non-finite"):
         nn.utils.clip_grad_norm_([p1, p2], 1.0, error_if_nonfinite=True)
     p1.grad = fg.Tensor(np.array([3.0, -0.2, -5.0]))
     nn.utils.clip_grad_value_(p1, 1.0)
-    np.testing.assert_allclose(p1.grad.data, [1.0, -0.2, -1.0])
+    np.testing.assert_allclose(p1.grad._data, [1.0, -0.2, -1.0])
     assert torch is None
 
 
@@ -440,9 +440,9 @@ def test_clip_grad_norm_matches_torch():
             f.grad = fg.Tensor(g.copy())
         tn = torch.nn.utils.clip_grad_norm_(tp, 0.5, norm_type)
         fn = nn.utils.clip_grad_norm_(fp, 0.5, norm_type)
-        np.testing.assert_allclose(fn.data, tn.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(fn._data, tn.numpy(), rtol=1e-12)
         for t, f in zip(tp, fp):
-            np.testing.assert_allclose(f.grad.data, t.grad.numpy(), rtol=1e-12)
+            np.testing.assert_allclose(f.grad._data, t.grad.numpy(), rtol=1e-12)
 
 
 def test_parameters_to_vector_roundtrip():
@@ -450,4 +450,4 @@ def test_parameters_to_vector_roundtrip():
     v = nn.utils.parameters_to_vector(lin.parameters())
     assert v.shape == fg.Size([8])
     nn.utils.vector_to_parameters(v * 0 + 1, lin.parameters())
-    assert np.all(lin.weight.data == 1) and lin.weight.dtype == np.float32
+    assert np.all(lin.weight._data == 1) and lin.weight.dtype == np.float32

@@ -67,7 +67,7 @@ def check_parity(make, specs, train=False, scale=1.0, rng=None, grad_inputs=True
         f_outs = f_out if isinstance(f_out, tuple) else (f_out,)
         assert len(t_outs) == len(f_outs)
         for i, (a, b) in enumerate(zip(f_outs, t_outs)):
-            _compare(a.data, b, f"output {i} (step {step})")
+            _compare(a._data, b, f"output {i} (step {step})")
         out_t, out_f = t_outs[0], f_outs[0]
         if out_t.requires_grad:
             ct = rng.standard_normal(tuple(out_t.shape))
@@ -75,19 +75,19 @@ def check_parity(make, specs, train=False, scale=1.0, rng=None, grad_inputs=True
             out_f.backward(fg.Tensor(ct))
             for i, (a, b) in enumerate(zip(f_in, t_in)):
                 if b.grad is not None:
-                    _compare(a.grad.data, b.grad, f"input {i} grad")
+                    _compare(a.grad._data, b.grad, f"input {i} grad")
             t_params = dict(t_layer.named_parameters())
             for name, p in f_layer.named_parameters():
                 tp = t_params[name]
                 if tp.grad is None:
-                    assert p.grad is None or not np.any(p.grad.data), name
+                    assert p.grad is None or not np.any(p.grad._data), name
                 else:
-                    _compare(p.grad.data, tp.grad, f"grad of {name}")
+                    _compare(p.grad._data, tp.grad, f"grad of {name}")
             t_layer.zero_grad()
             f_layer.zero_grad()
         t_bufs = dict(t_layer.named_buffers())
         for name, b in f_layer.named_buffers():
-            _compare(b.data, t_bufs[name], f"buffer {name} after step {step}")
+            _compare(b._data, t_bufs[name], f"buffer {name} after step {step}")
     return f_layer, t_layer
 
 
@@ -327,8 +327,8 @@ def test_embedding_padding_idx_parity_grad_is_zero():
     f_layer, _ = check_parity(lambda nn: nn.Embedding(5, 3, padding_idx=1), [idx])
     out = f_layer(fg.Tensor(idx))
     fg.nn.functional.mse_loss(out, fg.Tensor(np.ones(out.shape))).backward()
-    assert not np.any(f_layer.weight.grad.data[1])
-    assert np.any(f_layer.weight.grad.data[2])
+    assert not np.any(f_layer.weight.grad._data[1])
+    assert np.any(f_layer.weight.grad._data[2])
 
 
 def test_embedding_scale_grad_by_freq_parity():
@@ -346,8 +346,8 @@ def test_embedding_max_norm_renormalises_like_torch():
     with torch.no_grad():
         t_out = t_layer(torch.tensor(idx))
     f_out = f_layer(fg.Tensor(idx))
-    _compare(f_out.data, t_out, "output")
-    _compare(f_layer.weight.data, t_layer.weight, "renormalised weight")
+    _compare(f_out._data, t_out, "output")
+    _compare(f_layer.weight._data, t_layer.weight, "renormalised weight")
 
 
 def test_embedding_from_pretrained_parity():
@@ -356,7 +356,7 @@ def test_embedding_from_pretrained_parity():
     f = fnn.Embedding.from_pretrained(fg.Tensor(w))
     assert f.weight.requires_grad is False and t.weight.requires_grad is False
     idx = np.array([3, 0])
-    _compare(f(fg.Tensor(idx)).data, t(torch.tensor(idx)), "from_pretrained")
+    _compare(f(fg.Tensor(idx))._data, t(torch.tensor(idx)), "from_pretrained")
 
 
 def test_maxpool_indices_match_torch_exactly():
@@ -393,12 +393,12 @@ def test_gumbel_softmax_shapes_and_straight_through():
     fg.manual_seed(0)
     logits = fg.Tensor(np.random.default_rng(0).standard_normal((4, 5)), requires_grad=True)
     soft = fg.nn.functional.gumbel_softmax(logits, tau=0.5)
-    np.testing.assert_allclose(soft.data.sum(-1), 1.0)
+    np.testing.assert_allclose(soft._data.sum(-1), 1.0)
     hard = fg.nn.functional.gumbel_softmax(logits, hard=True)
-    assert set(np.unique(hard.data)) == {0.0, 1.0}
-    np.testing.assert_array_equal(hard.data.sum(-1), 1.0)
+    assert set(np.unique(hard._data)) == {0.0, 1.0}
+    np.testing.assert_array_equal(hard._data.sum(-1), 1.0)
     (hard * fg.Tensor(np.arange(5.0))).sum().backward()
-    assert logits.grad is not None and np.any(logits.grad.data)
+    assert logits.grad is not None and np.any(logits.grad._data)
 
 
 def test_state_dict_keys_match_torch_for_every_layer():

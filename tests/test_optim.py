@@ -52,11 +52,11 @@ def test_functional_equals_class_bitwise(name, factory, kw):
             p.grad = Tensor(g)
         opt.step()
         params, state = fopt.step(params, {"a": gs[0], "b": gs[1]}, state)
-        np.testing.assert_array_equal(ps[0].data, params["a"])
-        np.testing.assert_array_equal(ps[1].data, params["b"])
+        np.testing.assert_array_equal(ps[0]._data, params["a"])
+        np.testing.assert_array_equal(ps[1]._data, params["b"])
     for i, p in enumerate(ps):
         for k, v in opt.state[p].items():
-            np.testing.assert_array_equal(np.asarray(v.data), np.asarray(state[i][k]))
+            np.testing.assert_array_equal(np.asarray(v._data), np.asarray(state[i][k]))
 
 
 # --------------------------------------------------------------------------- #
@@ -83,8 +83,8 @@ def test_compiled_group_update_is_bitwise_the_eager_step(name, factory, kw):
     fused, f_opt = _run_class(name, kw, grads, init, 0, lrs)
     assert len(f_opt._fused.compiled) >= 1  # it really ran compiled
     for a, b in zip(eager, fused):
-        np.testing.assert_array_equal(a.data, b.data)
-        assert b.data.dtype == a.data.dtype and b._version == a._version
+        np.testing.assert_array_equal(a._data, b._data)
+        assert b._data.dtype == a._data.dtype and b._version == a._version
     for a, b in zip(eager, fused):
         sa, sb = e_opt.state[a], f_opt.state[b]
         assert sa.keys() == sb.keys()
@@ -93,8 +93,8 @@ def test_compiled_group_update_is_bitwise_the_eager_step(name, factory, kw):
             if va is None:
                 assert vb is None
             else:
-                assert isinstance(vb, Tensor) and vb.data.shape == va.data.shape
-                np.testing.assert_array_equal(va.data, vb.data)
+                assert isinstance(vb, Tensor) and vb._data.shape == va._data.shape
+                np.testing.assert_array_equal(va._data, vb._data)
 
 
 def test_compiled_group_update_retraces_only_on_a_new_signature():
@@ -112,25 +112,25 @@ def test_compiled_group_update_retraces_only_on_a_new_signature():
 def test_compiled_group_update_writes_in_place_only_into_unshared_arrays():
     init, grads = _init(), _grads(5)
     ps, opt = _run_class("SGD", dict(lr=0.1, momentum=0.9), grads[:3], init, 0)
-    buf_at = opt.state[ps[0]]["momentum_buffer"].data.ctypes.data
+    buf_at = opt.state[ps[0]]["momentum_buffer"]._data.ctypes.data
     with fg.config.override(optimizer_compile_after=0):
         for p, g in zip(ps, grads[4]):
             p.grad = Tensor(g)
         opt.step()
-    assert opt.state[ps[0]]["momentum_buffer"].data.ctypes.data == buf_at  # in place too
-    where = [p.data.ctypes.data for p in ps]
-    held = ps[1].data  # the user keeps this array: it must keep its values
+    assert opt.state[ps[0]]["momentum_buffer"]._data.ctypes.data == buf_at  # in place too
+    where = [p._data.ctypes.data for p in ps]
+    held = ps[1]._data  # the user keeps this array: it must keep its values
     before = held.copy()
     snapshot = opt.state_dict()  # a snapshot keeps its values too (test below)
-    buf_before = snapshot["state"][0]["momentum_buffer"].data.copy()
+    buf_before = snapshot["state"][0]["momentum_buffer"]._data.copy()
     with fg.config.override(optimizer_compile_after=0):
         for p, g in zip(ps, grads[3]):
             p.grad = Tensor(g)
         opt.step()
-    assert ps[0].data.ctypes.data == where[0]  # nobody else saw it: updated in place
+    assert ps[0]._data.ctypes.data == where[0]  # nobody else saw it: updated in place
     np.testing.assert_array_equal(held, before)  # a held array is never written
-    assert ps[1].data is not held
-    np.testing.assert_array_equal(snapshot["state"][0]["momentum_buffer"].data, buf_before)
+    assert ps[1]._data is not held
+    np.testing.assert_array_equal(snapshot["state"][0]["momentum_buffer"]._data, buf_before)
 
 
 def test_optimizer_compile_after_none_keeps_every_step_eager():
@@ -277,7 +277,7 @@ def test_state_dict_round_trip_continues_identically(tmp_path, name, factory, kw
     path = tmp_path / "opt.pt"
     save({"opt": opt.state_dict(), "params": [p.detach() for p in ps]}, path)
     ckpt = load(path)
-    ps2 = [Tensor(t.data.copy(), requires_grad=True) for t in ckpt["params"]]
+    ps2 = [Tensor(t._data.copy(), requires_grad=True) for t in ckpt["params"]]
     opt2 = getattr(fg.optim, name)(ps2, lr=123.0)  # hyperparameters come from the checkpoint
     opt2.load_state_dict(ckpt["opt"])
     assert opt2.state_dict()["param_groups"] == opt.state_dict()["param_groups"]
@@ -285,7 +285,7 @@ def test_state_dict_round_trip_continues_identically(tmp_path, name, factory, kw
         step(ps, opt, gs)
         step(ps2, opt2, gs)
         for a, b in zip(ps, ps2):
-            np.testing.assert_array_equal(a.data, b.data)
+            np.testing.assert_array_equal(a._data, b._data)
 
 
 def test_load_state_dict_copies_and_casts_to_the_parameter_dtype():
@@ -299,7 +299,7 @@ def test_load_state_dict_copies_and_casts_to_the_parameter_dtype():
     opt2.load_state_dict(sd)
     assert opt2.state[q]["exp_avg"].dtype == np.float32
     assert opt2.state[q]["step"].dtype == np.float32
-    assert opt2.state[q]["exp_avg"].data is not opt.state[p]["exp_avg"].data
+    assert opt2.state[q]["exp_avg"]._data is not opt.state[p]["exp_avg"]._data
 
 
 def test_load_state_dict_size_mismatch_errors():
@@ -317,8 +317,8 @@ def test_param_groups_with_different_lrs():
     opt = fg.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
     a.grad = b.grad = Tensor(np.ones(2))
     opt.step()
-    np.testing.assert_array_equal(a.data, [-0.1, -0.1])
-    np.testing.assert_array_equal(b.data, [-0.5, -0.5])
+    np.testing.assert_array_equal(a._data, [-0.1, -0.1])
+    np.testing.assert_array_equal(b._data, [-0.5, -0.5])
     assert opt.param_groups[1]["momentum"] == 0  # defaults filled in
     c = Tensor(np.zeros(1), requires_grad=True)
     opt.add_param_group({"params": c, "lr": 2.0})
@@ -362,7 +362,7 @@ def test_parameters_without_grad_are_skipped_and_get_no_state():
     opt = fg.optim.Adam([a, b], lr=0.1)
     a.grad = Tensor(np.ones(2))
     opt.step()
-    np.testing.assert_array_equal(b.data, np.ones(2))
+    np.testing.assert_array_equal(b._data, np.ones(2))
     assert list(opt.state_dict()["state"]) == [0]
 
 
@@ -389,10 +389,10 @@ def test_zero_grad_and_closure():
         return loss
 
     loss = opt.step(closure)
-    assert float(loss.data) == 5.0
-    np.testing.assert_allclose(w.data, [0.8, 1.6])
+    assert float(loss._data) == 5.0
+    np.testing.assert_allclose(w._data, [0.8, 1.6])
     opt.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(w.grad.data, [0.0, 0.0])
+    np.testing.assert_array_equal(w.grad._data, [0.0, 0.0])
     opt.zero_grad()
     assert w.grad is None
     with fg.no_grad():
@@ -403,8 +403,8 @@ def test_adagrad_creates_state_eagerly_like_torch():
     p = Tensor(np.zeros(2), requires_grad=True)
     opt = fg.optim.Adagrad([p], initial_accumulator_value=0.5)
     st = opt.state_dict()["state"][0]
-    assert float(st["step"].data) == 0.0
-    np.testing.assert_array_equal(st["sum"].data, [0.5, 0.5])
+    assert float(st["step"]._data) == 0.0
+    np.testing.assert_array_equal(st["sum"]._data, [0.5, 0.5])
 
 
 def test_state_dict_is_a_snapshot():
@@ -415,8 +415,8 @@ def test_state_dict_is_a_snapshot():
     sd = opt.state_dict()
     deep = copy.deepcopy(sd)
     opt.step()  # updates rebind the state's arrays: the earlier state_dict keeps its values
-    np.testing.assert_array_equal(sd["state"][0]["momentum_buffer"].data, [1.0, 1.0])
-    np.testing.assert_array_equal(deep["state"][0]["momentum_buffer"].data, [1.0, 1.0])
+    np.testing.assert_array_equal(sd["state"][0]["momentum_buffer"]._data, [1.0, 1.0])
+    np.testing.assert_array_equal(deep["state"][0]["momentum_buffer"]._data, [1.0, 1.0])
 
 
 def test_repr():
@@ -448,7 +448,7 @@ def test_end_to_end_training_with_nn_linear():
         loss = ((model(xt) - yt) ** 2).mean()
         loss.backward()
         opt.step()
-    assert float(loss.data) < 1e-3
+    assert float(loss._data) < 1e-3
 
 
 def test_steady_plan_replays_and_steps_aside_for_every_change(monkeypatch):
@@ -473,16 +473,16 @@ def test_steady_plan_replays_and_steps_aside_for_every_change(monkeypatch):
                 for j, (p, g) in enumerate(zip(ps, gs)):
                     p.grad = None if (i == 6 and j == 1) else Tensor(g)  # a skipped grad
                 if i == 5:
-                    ps[0].data = ps[0].data * 0.5  # a new parameter array
+                    ps[0]._data = ps[0]._data * 0.5  # a new parameter array
                 if i == 8:
-                    held.append(opt.state[ps[0]]["momentum_buffer"].data)  # a held buffer
+                    held.append(opt.state[ps[0]]["momentum_buffer"]._data)  # a held buffer
                     held.append(held[0].copy())
                 if i == 9:
                     opt.load_state_dict(opt.state_dict())  # new state tensors
                 if i == 10:
                     ps[1].grad = Tensor(gs[1].astype(np.float32))  # another grad dtype
                 if i == 13:
-                    held.append(ps[1].data)  # a held parameter array
+                    held.append(ps[1]._data)  # a held parameter array
                     held.append(held[-1].copy())
                 opt.step()
                 counts.append((len(made), len(opt._fused.plans)))
@@ -492,11 +492,11 @@ def test_steady_plan_replays_and_steps_aside_for_every_change(monkeypatch):
     assert not made
     fused, f_opt, counts, held = run(0)
     for a, b in zip(eager, fused):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a._data, b._data)
         assert a._version == b._version
     for a, b in zip(eager, fused):
-        np.testing.assert_array_equal(e_opt.state[a]["momentum_buffer"].data,
-                                      f_opt.state[b]["momentum_buffer"].data)
+        np.testing.assert_array_equal(e_opt.state[a]["momentum_buffer"]._data,
+                                      f_opt.state[b]["momentum_buffer"]._data)
     np.testing.assert_array_equal(held[0], held[1])  # arrays the user held kept their values
     np.testing.assert_array_equal(held[2], held[3])
     # Made after the first steady step and kept while nothing changes; made again later.

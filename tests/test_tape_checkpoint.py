@@ -25,14 +25,14 @@ class Block(nn.Module):
     def forward(self, x, scale=1.0):
         h = torch.tanh(self.lin1(x))
         h = F.dropout(h, self.p_drop, self.training) if self.p_drop else h
-        self.watch.append(weakref.ref(h.data))
+        self.watch.append(weakref.ref(h._data))
         h2 = torch.sin(h) * h * scale
-        self.watch.append(weakref.ref(h2.data))
+        self.watch.append(weakref.ref(h2._data))
         return self.lin2(h2)
 
 
 def _grads(tensors):
-    return [None if t.grad is None else t.grad.data.copy() for t in tensors]
+    return [None if t.grad is None else t.grad._data.copy() for t in tensors]
 
 
 def _step(block, x, use_checkpoint, **kw):
@@ -78,7 +78,7 @@ def test_autograd_grad_and_double_backward_through_a_checkpoint():
         y = checkpoint(nonlinear_last, x, use_reentrant=False) if use else nonlinear_last(x)
         (gx,) = torch.autograd.grad((y ** 3).sum(), x, create_graph=True)
         (ggx,) = torch.autograd.grad((gx ** 2).sum(), x)
-        results.append((gx.data.copy(), ggx.data.copy()))
+        results.append((gx._data.copy(), ggx._data.copy()))
         assert all(p.grad is None for p in block.parameters())  # grad() accumulates nothing
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
@@ -94,10 +94,10 @@ def test_retain_graph_runs_the_block_again_only_once():
     x = torch.randn(2, 4, requires_grad=True)
     y = checkpoint(block, x, use_reentrant=False).sum()
     y.backward(retain_graph=True)
-    first = x.grad.data.copy()
+    first = x.grad._data.copy()
     y.backward()
     assert len(calls) == 2  # the forward pass and one recomputation
-    np.testing.assert_allclose(x.grad.data, 2 * first)
+    np.testing.assert_allclose(x.grad._data, 2 * first)
 
 
 def test_multiple_outputs_kwargs_and_non_tensor_arguments():

@@ -341,3 +341,71 @@ def test_checkpoint_on_tensors_gives_closed_over_parameters_gradients():
     fg.tanh(lin(z)).sum().backward()
     np.testing.assert_allclose(gz, z.grad.numpy())
     np.testing.assert_allclose(gw, lin.weight.grad.numpy())
+
+
+# --------------------------------------------------------------------------- #
+# .data: PyTorch's view of a tensor's values outside autograd
+# --------------------------------------------------------------------------- #
+def test_data_is_a_tensor_outside_autograd_sharing_the_values():
+    p = torch.nn.Parameter(torch.tensor([1.0, 2.0, 3.0]))
+    d = p.data
+    assert type(d) is torch.Tensor and not d.requires_grad and d.grad_fn is None
+    np.testing.assert_array_equal(d.numpy(), [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(d.cpu().numpy(), d.numpy())
+    assert d.size() == (3,) and d.dim() == 1
+
+
+def test_in_place_operations_on_data_reach_the_tensor_without_a_version_bump():
+    p = torch.nn.Parameter(torch.zeros(4))
+    version = p._version
+    p.data.fill_(0.5)
+    np.testing.assert_array_equal(p.detach().numpy(), [0.5] * 4)
+    p.data.add_(torch.ones(4), alpha=2.0)
+    p.data[0] = 9.0
+    p.data.clamp_(max=5.0)
+    np.testing.assert_array_equal(p.detach().numpy(), [5.0, 2.5, 2.5, 2.5])
+    p.data.zero_()
+    p.data.copy_(torch.arange(4.0))
+    np.testing.assert_array_equal(p.detach().numpy(), [0.0, 1.0, 2.0, 3.0])
+    torch.manual_seed(0)
+    p.data.normal_(0.0, 0.02)
+    assert 0 < float(p.detach().abs().max()) < 0.2
+    assert p._version == version  # as in PyTorch: .data is invisible to autograd
+
+
+def test_assigning_data_replaces_values_shape_and_dtype():
+    p = torch.nn.Parameter(torch.zeros(3))
+    p.data = torch.ones(2, 2, dtype=torch.float64)
+    assert tuple(p.shape) == (2, 2) and p.dtype == torch.float64 and p.requires_grad
+    p.data = np.full(3, 7.0, np.float32)
+    np.testing.assert_array_equal(p.detach().numpy(), [7.0] * 3)
+    w = torch.nn.Parameter(torch.ones(2))
+    w.data -= 0.5 * torch.ones(2)  # augmented assignment through .data
+    np.testing.assert_array_equal(w.detach().numpy(), [0.5, 0.5])
+    with pytest.raises(TypeError, match="Tensor.data must be set to a Tensor or an array"):
+        p.data = [1.0, 2.0]
+
+
+def test_manual_sgd_and_dcgan_style_init_through_data():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4))
+
+    def weights_init(m):  # the DCGAN tutorial's
+        classname = m.__class__.__name__
+        if classname.find("Conv") != -1:
+            torch.nn.init.normal_(m.weight.data, 0.0, 0.02)
+        elif classname.find("BatchNorm") != -1:
+            torch.nn.init.normal_(m.weight.data, 1.0, 0.02)
+            torch.nn.init.constant_(m.bias.data, 0)
+    model.apply(weights_init)
+    conv, bn = model[0], model[1]
+    assert float(conv.weight.detach().std()) < 0.05
+    np.testing.assert_array_equal(bn.bias.detach().numpy(), np.zeros(4, np.float32))
+    x = torch.randn(2, 1, 5, 5)
+    before = conv.weight.detach().numpy().copy()
+    loss = model(x).pow(2).mean()
+    loss.backward()
+    for p in model.parameters():  # the pre-optim idiom
+        p.data.add_(p.grad.data, alpha=-0.1)
+    np.testing.assert_allclose(conv.weight.detach().numpy(),
+                               before - 0.1 * conv.weight.grad.numpy(), rtol=1e-6)

@@ -245,7 +245,7 @@ def funcgrad_eager(cfg=CONFIG):
     def check():
         step, model = build()
         loss = step().item()
-        return _deltas(loss, [np.asarray(p.data) for p in model.parameters()], cfg)
+        return _deltas(loss, [p.detach().numpy() for p in model.parameters()], cfg)
     return build()[0], check
 
 

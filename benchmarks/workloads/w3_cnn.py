@@ -192,7 +192,7 @@ def funcgrad_eager():
     def check():
         step, model = build()
         loss = step().item()
-        return _deltas(loss, [np.asarray(p.data) for p in model.parameters()])
+        return _deltas(loss, [p.detach().numpy() for p in model.parameters()])
     return build()[0], check
 
 

@@ -200,7 +200,7 @@ def _unwrap(x):
     """The concrete array behind a tracer chain, or None when it is abstract (jit)."""
     from ..core import Tracer
     while isinstance(x, Tracer):
-        for attr in ("primal", "val", "data"):
+        for attr in ("primal", "val", "_data"):
             v = getattr(x, attr, None)
             if v is not None:
                 x = v

@@ -25,7 +25,7 @@ from .parameter import Parameter
 
 
 def _is_leaf_buffer(b):
-    dt = getattr(b.data, "dtype", None)
+    dt = getattr(b._data, "dtype", None)
     return dt is None or dt.kind in "fc"
 
 
@@ -98,8 +98,8 @@ def _static_equal(a, b, memo):
     for k, x in a._buffers.items():
         y = b._buffers.get(k, x)
         if x is not None and y is not None and not _is_leaf_buffer(x) and x is not y:
-            if isinstance(x.data, Tracer) or isinstance(y.data, Tracer) or \
-                    not np.array_equal(np.asarray(x.data), np.asarray(y.data)):
+            if isinstance(x._data, Tracer) or isinstance(y._data, Tracer) or \
+                    not np.array_equal(np.asarray(x._data), np.asarray(y._data)):
                 memo[key] = False
                 return False
     return True
@@ -109,7 +109,7 @@ def _module_flatten_with_keys(module):
     params = list(module.named_parameters())
     bufs = [(n, b) for n, b in module.named_buffers() if _is_leaf_buffer(b)]
     names = tuple(n for n, _ in params) + tuple(n for n, _ in bufs)
-    children = [(GetAttrKey(n), t.data) for n, t in itertools.chain(params, bufs)]
+    children = [(GetAttrKey(n), t._data) for n, t in itertools.chain(params, bufs)]
     return children, _ModuleSkeleton(module, names, len(params))
 
 

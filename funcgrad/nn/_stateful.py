@@ -104,13 +104,13 @@ def stateful_call(module, parameters_and_buffers=None, args=(), kwargs=None, *, 
     for name, b in buffers:
         if id(b) not in replace:
             v = values.get(name, b)
-            replace[id(b)] = _StateBuffer._wrap(v.data if isinstance(v, Tensor) else v)
+            replace[id(b)] = _StateBuffer._wrap(v._data if isinstance(v, Tensor) else v)
     if not isinstance(args, tuple):
         args = (args,)
     out = _rebuild(module, replace, {})(*args, **(kwargs or {}))
     new_buffers = OrderedDict()
     for name, b in buffers:
-        data = replace[id(b)].data
+        data = replace[id(b)]._data
         new_buffers[name] = Tensor._wrap(data) if isinstance(values.get(name), Tensor) else data
     return out, new_buffers
 

@@ -30,7 +30,7 @@ def _check(tensor, op):
 def _fill(tensor, values):
     # Draws are made on the host; they go to the tensor's device (NumPy or CuPy).
     from .. import backends
-    xp = backends.namespace_of((tensor.data,))
+    xp = backends.namespace_of((tensor._data,))
     values = np.asarray(values, dtype=tensor.dtype).reshape(tuple(tensor.shape))
     with no_grad():
         tensor._assign(values if xp is np else xp.asarray(values))

@@ -69,7 +69,7 @@ def _shape_str(shape):
 def _to_backend_array(value, like):
     """A fresh backend array from a Tensor, array or CPU ``torch.Tensor``, cast like ``like``."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value._data
     elif type(value).__module__.split(".")[0] == "torch":
         value = value.detach().cpu().numpy()
     if isinstance(value, Tracer):
@@ -412,7 +412,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad = Tensor._wrap(p.grad.data * 0)
+                p.grad = Tensor._wrap(p.grad._data * 0)
 
     # ------------------------------------------------------------------ #
     # Conversion
@@ -433,12 +433,12 @@ class Module:
             for p in m._parameters.values():
                 if p is None:
                     continue
-                p.data = fn(p.data)
+                p._data = fn(p._data)
                 if p.grad is not None:
-                    p.grad = Tensor._wrap(fn(p.grad.data))
+                    p.grad = Tensor._wrap(fn(p.grad._data))
             for k, b in m._buffers.items():
                 if b is not None:
-                    b.data = fn(b.data)
+                    b._data = fn(b._data)
         return self
 
     def to(self, *args, **kwargs):
@@ -574,7 +574,7 @@ class Module:
                     store[name] = new
                     continue
                 with no_grad():
-                    target._assign(_to_backend_array(value, target.data))
+                    target._assign(_to_backend_array(value, target._data))
         unexpected = [k for k in state_dict.keys() if k not in expected]
         if strict:
             if unexpected:

@@ -40,7 +40,7 @@ class Parameter(Tensor):
     def _from_leaf(cls, leaf, requires_grad):
         """A Parameter holding ``leaf`` as its data exactly (used by pytree unflatten)."""
         p = cls.__new__(cls)
-        p.data = leaf
+        p._data = leaf
         p.node = None
         p.grad = None
         p._version = 0
@@ -55,14 +55,14 @@ class Parameter(Tensor):
 
     def __deepcopy__(self, memo):
         # A fresh leaf: the graph node (which points back at this tensor) is not copied.
-        new = Parameter(copy.deepcopy(self.data, memo), self.requires_grad)
+        new = Parameter(copy.deepcopy(self._data, memo), self.requires_grad)
         if self.grad is not None:
             new.grad = copy.deepcopy(self.grad, memo)
         memo[id(self)] = new
         return new
 
     def __reduce_ex__(self, proto):
-        return (_rebuild_parameter, (self.data, self.requires_grad))
+        return (_rebuild_parameter, (self._data, self.requires_grad))
 
 
 def _rebuild_parameter(data, requires_grad):

@@ -23,9 +23,9 @@ def _grads(parameters):
 
 def _total_norm(grads, norm_type):
     if norm_type == float("inf"):
-        norms = [fnp.max(fnp.abs(g.grad.data)) for g in grads]
+        norms = [fnp.max(fnp.abs(g.grad._data)) for g in grads]
         return fnp.max(fnp.stack(norms)) if len(norms) > 1 else norms[0]
-    norms = [fnp.sum(fnp.abs(g.grad.data) ** norm_type) for g in grads]
+    norms = [fnp.sum(fnp.abs(g.grad._data) ** norm_type) for g in grads]
     total = norms[0]
     for n in norms[1:]:
         total = total + n
@@ -66,7 +66,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     with no_grad():
         for p in grads:
             g = p.grad
-            g._assign(fnp.astype(g.data * coef, g.dtype))
+            g._assign(fnp.astype(g._data * coef, g.dtype))
     return Tensor(total)
 
 
@@ -75,7 +75,7 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     clip_value = float(clip_value)
     with no_grad():
         for p in _grads(parameters):
-            p.grad._assign(fnp.clip(p.grad.data, -clip_value, clip_value))
+            p.grad._assign(fnp.clip(p.grad._data, -clip_value, clip_value))
 
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
@@ -97,7 +97,7 @@ def parameters_to_vector(parameters):
 
 def vector_to_parameters(vec, parameters):
     """Copy consecutive slices of the 1-D ``vec`` into the parameters (in place)."""
-    data = vec.data if isinstance(vec, Tensor) else vec
+    data = vec._data if isinstance(vec, Tensor) else vec
     if getattr(data, "ndim", None) != 1:
         raise TypeError(f"expected a 1-D vector, got shape {tuple(np.shape(data))}")
     pointer = 0

@@ -101,7 +101,7 @@ class FusedUpdates:
             gt = p.grad
             if gt is None:
                 continue
-            a, g = p.data, gt.data
+            a, g = p._data, gt._data
             if type(a) is not ndarray or type(g) is not ndarray:
                 return False  # a traced value or another array type: the eager path
             if private(a, 2):  # known references: the Tensor's slot and `a`
@@ -119,7 +119,7 @@ class FusedUpdates:
                 if t is None:
                     sig.append((k, None))
                     continue
-                v = t.data if isinstance(t, Tensor) else t
+                v = t._data if isinstance(t, Tensor) else t
                 if type(v) is not ndarray:
                     return False
                 # Known references: the state dict and `t`; the Tensor's slot and `v`.
@@ -160,7 +160,7 @@ class FusedUpdates:
                     new = outs[j]
                     cur = st.get(k)
                     # Written in place into a buffer only this Tensor held: keep the Tensor.
-                    if cur is None or cur.__class__ is not Tensor or cur.data is not new:
+                    if cur is None or cur.__class__ is not Tensor or cur._data is not new:
                         st[k] = Tensor._wrap(_as_array(new))
         # Plan the next step when this one donated everything and left the state
         # with the structure it had (not a first step, which creates buffers).
@@ -203,8 +203,8 @@ class _SteadyPlan:
                 entries.append(None)
                 continue
             st = opt_state.get(p)  # (None for a stateless optimizer: `state` is a defaultdict)
-            items = tuple((k, t, t.data) for k, t in st.items() if t is not None) if st else ()
-            entries.append((p, p.data, *next(meta), st, len(st) if st else 0, items))
+            items = tuple((k, t, t._data) for k, t in st.items() if t is not None) if st else ()
+            entries.append((p, p._data, *next(meta), st, len(st) if st else 0, items))
             n_flat += 1 + len(items)
         self.entries = tuple(entries)
         n_params = len(params)
@@ -226,10 +226,10 @@ class _SteadyPlan:
                     return False
                 continue
             p0, a, gshape, gdtype, st, n_keys, items = e
-            if p is not p0 or gt is None or p.data is not a or opt_state.get(p) is not st \
+            if p is not p0 or gt is None or p._data is not a or opt_state.get(p) is not st \
                     or (st is not None and len(st) != n_keys):
                 return False
-            g = gt.data
+            g = gt._data
             # References to a: the Tensor's slot, this plan, `a`, getrefcount's argument.
             if g.__class__ is not ndarray or g.shape != gshape or g.dtype != gdtype or \
                     _getrefcount(a) > 4 or not a.flags.writeable:
@@ -239,7 +239,7 @@ class _SteadyPlan:
             for k, t, v in items:
                 # t: the state dict, this plan, `t`, the argument; v: t's slot, this
                 # plan, `v`, the argument.
-                if st.get(k) is not t or t.data is not v or _getrefcount(t) > 4 or \
+                if st.get(k) is not t or t._data is not v or _getrefcount(t) > 4 or \
                         _getrefcount(v) > 4 or not v.flags.writeable:
                     return False
                 states.append(v)
@@ -261,7 +261,7 @@ class _SteadyPlan:
                 for k, j in state_out:
                     new = outs[j]
                     cur = st.get(k)
-                    if j is None or cur is None or cur.data is not new:
+                    if j is None or cur is None or cur._data is not new:
                         st[k] = None if j is None else Tensor._wrap(_as_array(new))
                         self.group = None
         return True

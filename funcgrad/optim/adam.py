@@ -47,7 +47,7 @@ class Adam(Optimizer):
         >>> opt = Adam([w], lr=0.1)
         >>> (w * w).sum().backward()
         >>> opt.step()
-        >>> w.data.round(6)
+        >>> w._data.round(6)
         array([ 0.9, -0.9])
     """
 

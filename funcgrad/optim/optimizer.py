@@ -34,7 +34,7 @@ required = _RequiredParameter()
 
 
 def _unwrap(v):
-    return v.data if isinstance(v, Tensor) else v
+    return v._data if isinstance(v, Tensor) else v
 
 
 def _wrap(v):
@@ -131,7 +131,7 @@ class Optimizer:
 
     # -- the step ----------------------------------------------------------------
     def _init_state(self, p, hyper):
-        return self._math.init(p.data, **hyper)
+        return self._math.init(p._data, **hyper)
 
     def _initial_state(self, p, hyper):
         return {k: _wrap(v) for k, v in self._init_state(p, hyper).items()}
@@ -169,7 +169,7 @@ class Optimizer:
                     if not state:
                         state = self._initial_state(p, hyper)
                     raw = {k: _unwrap(v) for k, v in state.items()}
-                    new_data, new_state = update(p.data, p.grad.data, raw, **hyper)
+                    new_data, new_state = update(p._data, p.grad._data, raw, **hyper)
                     p._assign(new_data)
                     if new_state:
                         for k, v in new_state.items():
@@ -193,7 +193,7 @@ class Optimizer:
                     p.grad = None
                 else:
                     g.detach_()
-                    g._assign(fnp.zeros_like(g.data))
+                    g._assign(fnp.zeros_like(g._data))
 
     # -- checkpoints ---------------------------------------------------------------
     def state_dict(self):
@@ -275,14 +275,14 @@ def _cast(param, key, value):
     (``"step"`` keeps its own dtype and stays on the host, as in PyTorch.)
     """
     if isinstance(value, (Tensor, np.ndarray, np.generic)):
-        data = value.data if isinstance(value, Tensor) else np.asarray(value)
+        data = value._data if isinstance(value, Tensor) else np.asarray(value)
         if key == "step":
             return Tensor._wrap(data.copy())
         if data.dtype.kind in "fc" and param.dtype.kind in "fc":
             data = data.astype(param.dtype, copy=True)
         else:
             data = data.copy()
-        xp = namespace_of([param.data])
+        xp = namespace_of([param._data])
         if xp is not np and isinstance(data, np.ndarray):
             data = xp.asarray(data)
         return Tensor._wrap(data)

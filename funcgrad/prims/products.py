@@ -108,8 +108,8 @@ def _fortran_matrix(y):
     from ..core import ConcretizationError, concrete
     try:
         a = concrete(y)
-        while not isinstance(a, np.ndarray) and hasattr(a, "data"):
-            a = a.data  # a Tensor's array
+        while not isinstance(a, np.ndarray) and hasattr(a, "_data"):
+            a = a._data  # a Tensor's array
     except ConcretizationError:  # staged (jit): the layout is not known
         return False
     return isinstance(a, np.ndarray) and a.ndim == 2 and a.flags.f_contiguous and \

@@ -30,7 +30,7 @@ def _stack(items):
                                f"{list(shapes[0])} at entry 0 and {list(s)} at entry {i}")
     if any(isinstance(t, Tensor) and t.requires_grad for t in items):
         return fnp.stack(items)  # recorded on the tape
-    return Tensor(fnp.stack([t.data if isinstance(t, Tensor) else t for t in items]))
+    return Tensor(fnp.stack([t._data if isinstance(t, Tensor) else t for t in items]))
 
 
 def default_collate(batch):
@@ -49,7 +49,7 @@ def default_collate(batch):
     Examples:
         >>> import numpy as np
         >>> xb, yb = default_collate([(np.zeros(2), 1), (np.ones(2), 0)])
-        >>> tuple(xb.shape), yb.data
+        >>> tuple(xb.shape), yb._data
         ((2, 2), array([1, 0]))
     """
     elem = batch[0]

@@ -141,7 +141,7 @@ class WeightedRandomSampler(Sampler):
         if not isinstance(replacement, bool):
             raise ValueError("replacement should be a boolean value, but got "
                              f"replacement={replacement}")
-        w = np.asarray(weights.data if isinstance(weights, Tensor) else weights,
+        w = np.asarray(weights._data if isinstance(weights, Tensor) else weights,
                        dtype=np.float64)
         if w.ndim != 1:
             raise ValueError("weights should be a 1d sequence but given weights have shape "

@@ -59,7 +59,7 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True,
             "forward pass's operations anyway)")
     leaves = tree_flatten((args, kwargs), is_leaf=lambda x: isinstance(x, Tensor))[0]
     tensors = [a for a in leaves if isinstance(a, Tensor)]
-    if tensors and not any(isinstance(t.data, Tracer) for t in tensors):
+    if tensors and not any(isinstance(t._data, Tracer) for t in tensors):
         return checkpoint_on_tape(function, args, kwargs, preserve_rng_state)
     # arrays, or Tensors holding traced values: the functional transform's checkpoint
     return _functional_checkpoint(functools.partial(function, **kwargs))(*args)

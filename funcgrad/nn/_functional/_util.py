@@ -19,7 +19,7 @@ def arr(x):
 def concrete_or_none(x):
     """A NumPy view of ``x``'s values, or None when they are traced (under a transform)."""
     if isinstance(x, Tensor):
-        x = x.data
+        x = x._data
     if isinstance(x, Tracer):
         return None
     if hasattr(x, "get") and not isinstance(x, np.ndarray):  # CuPy

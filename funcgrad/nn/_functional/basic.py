@@ -250,7 +250,7 @@ def one_hot(tensor, num_classes=-1):
 
 def _renorm_rows(weight, idx, max_norm, norm_type):
     """Rescale the rows ``idx`` of ``weight`` to norm at most ``max_norm`` (in place for Tensors)."""
-    w = weight.data if isinstance(weight, Tensor) else weight
+    w = weight._data if isinstance(weight, Tensor) else weight
     vals = concrete_or_none(w)
     rows = concrete_or_none(idx)
     if vals is None or rows is None:

@@ -16,14 +16,14 @@ from ._util import arr, shape_str
 
 
 def _stat_data(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def _update_running(buf, new, op, name):
     """``buf <- new`` in place (``new`` carries no gradient)."""
     new = _stat_data(fnp.stop_gradient(new))
     if isinstance(buf, Tensor):
-        old = buf.data
+        old = buf._data
         # A stateful_call buffer returns its new value: a traced one is fine there.
         owned = getattr(buf, "_functional_state", False)
         leaks = isinstance(new, Tracer) and not owned and (
@@ -53,7 +53,7 @@ def _update_running(buf, new, op, name):
             if not isinstance(new, Tracer):
                 # A concrete update of a pytree-rebuilt module's buffer reaches the model.
                 origin = buffer_origin(buf)
-                while origin is not None and not isinstance(origin.data, Tracer):
+                while origin is not None and not isinstance(origin._data, Tracer):
                     origin._assign(new)
                     origin = buffer_origin(origin)
         return

@@ -67,7 +67,7 @@ def _span(x, lo, hi, axis):
 
 def _needs_grad(x):
     if isinstance(x, Tensor):
-        return x.requires_grad or isinstance(x.data, Tracer)
+        return x.requires_grad or isinstance(x._data, Tracer)
     return isinstance(x, Tracer)
 
 

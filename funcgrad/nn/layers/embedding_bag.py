@@ -58,7 +58,7 @@ class EmbeddingBag(Module):
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
                 raise ValueError("Shape of weight does not match num_embeddings and "
                                  "embedding_dim")
-            data = _weight.data if isinstance(_weight, Tensor) else np.asarray(_weight)
+            data = _weight._data if isinstance(_weight, Tensor) else np.asarray(_weight)
             self.weight = Parameter(data)
         self.mode = mode
         self.sparse = sparse
@@ -69,7 +69,7 @@ class EmbeddingBag(Module):
     def reset_parameters(self):
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            w = np.array(self.weight.data)
+            w = np.array(self.weight._data)
             w[self.padding_idx] = 0
             with no_grad():
                 self.weight._assign(w)

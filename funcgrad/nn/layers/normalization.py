@@ -89,7 +89,7 @@ class _BatchNorm(_NormBase):
         count = self.training and self.track_running_stats and \
             self.num_batches_tracked is not None
         if count and self.momentum is None:  # cumulative moving average
-            factor = 1.0 / (float(np.asarray(self.num_batches_tracked.data)) + 1)
+            factor = 1.0 / (float(np.asarray(self.num_batches_tracked._data)) + 1)
         bn_training = self.training or (self.running_mean is None and self.running_var is None)
         use_running = not self.training or self.track_running_stats
         out = F.batch_norm(input, self.running_mean if use_running else None,
@@ -98,7 +98,7 @@ class _BatchNorm(_NormBase):
         if count:  # after the update: a call that raises leaves the counter alone
             nbt = self.num_batches_tracked
             with no_grad():
-                nbt._assign(nbt.data + 1)
+                nbt._assign(nbt._data + 1)
         return out
 
 

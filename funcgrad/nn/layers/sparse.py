@@ -65,7 +65,7 @@ class Embedding(Module):
 
     def _fill_padding_idx_with_zero(self):
         if self.padding_idx is not None:
-            w = np.array(self.weight.data)
+            w = np.array(self.weight._data)
             w[self.padding_idx] = 0
             with no_grad():
                 self.weight._assign(w)
@@ -95,7 +95,7 @@ class Embedding(Module):
         if embeddings.ndim != 2:
             raise ValueError("Embeddings parameter is expected to be 2-dimensional")
         rows, cols = embeddings.shape
-        data = embeddings.data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        data = embeddings._data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
         return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
                    _weight=data, _freeze=freeze)
 
