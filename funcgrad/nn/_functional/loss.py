@@ -109,17 +109,18 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 # --------------------------------------------------------------------------- #
 def _class_setup(x, t, weight, op):
     """Check shapes of (input, class-index target); return (class_dim, C)."""
-    if x.ndim == 0:
+    xs, ts = tuple(x.shape), tuple(t.shape)  # (each .shape of a Tensor builds a Size)
+    if not xs:
         raise ValueError(f"{op}: input must have at least 1 dim (C) or (N, C, ...), got a "
                          "scalar")
-    cdim = 0 if x.ndim == 1 else 1
-    c = x.shape[cdim]
+    cdim = 0 if len(xs) == 1 else 1
+    c = xs[cdim]
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: class-index targets must have an integer dtype, got "
-                        f"{t.dtype} (shape {tuple(t.shape)}); probability targets need the "
-                        f"input's shape {tuple(x.shape)}")
-    want = tuple(x.shape[:cdim]) + tuple(x.shape[cdim + 1:])
-    if tuple(t.shape) != want:
+                        f"{t.dtype} (shape {ts}); probability targets need the "
+                        f"input's shape {xs}")
+    want = xs[:cdim] + xs[cdim + 1:]
+    if ts != want:
         if x.ndim >= 2 and (t.ndim == 0 or t.shape[0] != x.shape[0]):
             raise ValueError(f"{op}: Expected input batch_size ({x.shape[0]}) to match target "
                              f"batch_size ({t.shape[0] if t.ndim else 'a scalar'}).")
