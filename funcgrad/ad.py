@@ -281,14 +281,13 @@ def raise_missing(missing, transform):
 # Reverse-mode trace
 # --------------------------------------------------------------------------- #
 class VJPTracer(Tracer):
-    """A value recorded by a reverse-mode trace: its primal and its graph node."""
+    """A value recorded by a reverse-mode trace: its primal and its graph node.
+
+    Made by :func:`_tracer` (no ``__init__``: ``VJPTracer()`` then three stores is
+    the cheapest object Python builds, and recording makes one per operation).
+    """
 
     __slots__ = ("primal", "node")
-
-    def __init__(self, trace, primal, node):
-        self._trace = trace
-        self.primal = primal
-        self.node = node
 
     @property
     def shape(self):
@@ -328,9 +327,17 @@ def _emit(trace, prim, out, vjp, parents, shape):
     node.dtype = out.dtype
     node.prim = prim
     trace.nodes.append(node)
-    t = _new(VJPTracer)
+    t = VJPTracer()
     t._trace = trace
     t.primal = out
+    t.node = node
+    return t
+
+
+def _tracer(trace, primal, node):
+    t = VJPTracer()
+    t._trace = trace
+    t.primal = primal
     t.node = node
     return t
 
@@ -440,7 +447,7 @@ class VJPTrace(Trace):
     def new_input(self, value):
         node = leaf_node(value)
         self.nodes.append(node)
-        return VJPTracer(self, value, node)
+        return _tracer(self, value, node)
 
     def process_primitive(self, prim, args, params):
         # The hot path of reverse mode, kept flat on purpose (see benchmarks/ W1 for
@@ -548,14 +555,14 @@ class VJPTrace(Trace):
                 return out
             node = record(prim, out, primals, parents, params, self.missing)
         self.nodes.append(node)
-        return VJPTracer(self, out, node)
+        return _tracer(self, out, node)
 
     def _record_multi(self, prim, out, primals, parents, params):
         node = record(prim, out, primals, parents, params, self.missing)
         nodes = projection_nodes(node, out)
         self.nodes.append(node)
         self.nodes.extend(n for n in nodes if n is not None)
-        return [o if n is None else VJPTracer(self, o, n) for o, n in zip(out, nodes)]
+        return [o if n is None else _tracer(self, o, n) for o, n in zip(out, nodes)]
 
     def lower(self, x):
         """Split ``x`` into (primal, node-or-None) relative to this trace."""
@@ -590,7 +597,7 @@ class VJPTrace(Trace):
         self.nodes.append(multi)
         self.nodes.extend(n for n in projections if n is not None)
         wrap = list(zip(out_flat, projections))
-        return tree_unflatten(out_tree, [o if n is None else VJPTracer(self, o, n)
+        return tree_unflatten(out_tree, [o if n is None else _tracer(self, o, n)
                                          for o, n in wrap])
 
 
