@@ -21,6 +21,7 @@ SMOKE_ARGS = {
     "gpu.py": ["--smoke"],
     "cnn.py": ["--smoke"],
     "mlp.py": ["--smoke"],
+    "mnist_main.py": ["--epochs", "2", "--limit", "600"],
 }
 NEEDS = {"digits.py": ["sklearn", "matplotlib", "tqdm"], "resnet_digits.py": ["sklearn"],
          "gpu.py": ["sklearn"]}

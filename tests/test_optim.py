@@ -22,6 +22,7 @@ CONFIGS = [
     ("RMSprop", F.rmsprop, dict(lr=0.01, centered=True, momentum=0.9, weight_decay=0.1)),
     ("RMSprop", F.rmsprop, dict(lr=0.01)),
     ("Adagrad", F.adagrad, dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1)),
+    ("Adadelta", F.adadelta, dict(lr=0.5, rho=0.8, weight_decay=0.05)),
 ]
 IDS = [f"{c[0]}{i}" for i, c in enumerate(CONFIGS)]
 

@@ -48,6 +48,9 @@ CASES = [
     ("Adagrad", dict(initial_accumulator_value=0.3)),
     ("Adagrad", dict(eps=1e-3)),
     ("Adagrad", dict(maximize=True, lr_decay=0.01, weight_decay=0.02)),
+    ("Adadelta", {}),
+    ("Adadelta", dict(rho=0.8, eps=1e-4)),
+    ("Adadelta", dict(weight_decay=0.1, maximize=True)),
 ]
 
 
@@ -118,7 +121,7 @@ def test_matches_torch_20_steps_float64(case):
     assert fo.state_dict()["param_groups"] == to.state_dict()["param_groups"]
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"])
 def test_param_groups_with_their_own_hyperparameters_match_torch(name):
     extra = {"SGD": dict(momentum=0.9), "RMSprop": dict(momentum=0.5)}.get(name, {})
     init, grads = _problem(1)
@@ -129,7 +132,7 @@ def test_param_groups_with_their_own_hyperparameters_match_torch(name):
     _run(fp, fo, tp, to, grads)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad", "Adadelta"])
 def test_float32_parameters_stay_float32_and_track_torch(name):
     init, grads = _problem(2)
     init = [a.astype(np.float32) for a in init]

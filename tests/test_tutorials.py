@@ -35,6 +35,7 @@ SWITCH = {
     "import funcgrad.optim as optim": "import torch.optim as optim",
     "from funcgrad.utils.data import DataLoader, TensorDataset":
         "from torch.utils.data import DataLoader, TensorDataset",
+    "from funcgrad.optim.lr_scheduler import StepLR": "from torch.optim.lr_scheduler import StepLR",
 }
 
 
@@ -67,6 +68,7 @@ TUTORIALS = {
                _check_classifier(3, 0.6)),
     "mnist_mlp.py": (dict(epochs=5, limit=400), _check_classifier(5, 0.7)),      # (d)
     "gpu.py": (dict(epochs=6, limit=400, lr=3e-3), _check_classifier(3, 0.7)),
+    "mnist_main.py": (dict(epochs=5, limit=1000, gamma=0.9), _check_classifier(1.5, 0.6)),
 }
 # Checked for "only the imports differ" too; run under both by tests/test_tensor_parity.py.
 STATIC_ONLY = ["tensor_basics.py"]

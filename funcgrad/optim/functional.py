@@ -49,8 +49,9 @@ from ..tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["FunctionalOptimizer", "OptimizerMath", "sgd", "adam", "adamw", "rmsprop",
            "adagrad", "sgd_init", "sgd_update", "adam_init", "adam_update", "rmsprop_init",
-           "rmsprop_update", "adagrad_init", "adagrad_update", "SGD_MATH", "ADAM_MATH",
-           "RMSPROP_MATH", "ADAGRAD_MATH"]
+           "rmsprop_update", "adagrad_init", "adagrad_update", "adadelta",
+           "adadelta_init", "adadelta_update", "SGD_MATH", "ADAM_MATH",
+           "RMSPROP_MATH", "ADAGRAD_MATH", "ADADELTA_MATH"]
 
 
 # --------------------------------------------------------------------------- #
@@ -262,6 +263,33 @@ def adagrad_update(param, grad, state, *, lr=1e-2, lr_decay=0, weight_decay=0,
 
 
 # --------------------------------------------------------------------------- #
+# Adadelta
+# --------------------------------------------------------------------------- #
+def adadelta_init(param, **_):
+    """Adadelta state: ``step``, ``square_avg`` and ``acc_delta`` (zeros)."""
+    return {"step": _zero_step(), "square_avg": fnp.zeros_like(param),
+            "acc_delta": fnp.zeros_like(param)}
+
+
+def adadelta_update(param, grad, state, *, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0,
+                    maximize=False):
+    """One step of ``torch.optim.Adadelta`` on one parameter.
+
+    v <- rho*v + (1-rho)*g*g; d = sqrt(u + eps) / sqrt(v + eps) * g;
+    u <- rho*u + (1-rho)*d*d; p <- p - lr*d  (PyTorch's order of operations).
+    """
+    step = state["step"] + 1
+    g = -grad if maximize else grad
+    if _nonzero(weight_decay):
+        g = g + weight_decay * param
+    square_avg = state["square_avg"] * rho + (1 - rho) * g * g
+    delta = fnp.sqrt(state["acc_delta"] + eps) / fnp.sqrt(square_avg + eps) * g
+    acc_delta = state["acc_delta"] * rho + (1 - rho) * delta * delta
+    return param + _like(-lr, param) * delta, {"step": step, "square_avg": square_avg,
+                                               "acc_delta": acc_delta}
+
+
+# --------------------------------------------------------------------------- #
 # The pieces the classes and the tree front share
 # --------------------------------------------------------------------------- #
 class OptimizerMath:
@@ -289,6 +317,8 @@ RMSPROP_MATH = OptimizerMath("rmsprop", rmsprop_init, rmsprop_update,
 ADAGRAD_MATH = OptimizerMath("adagrad", adagrad_init, adagrad_update,
                              ("lr", "lr_decay", "weight_decay", "initial_accumulator_value",
                               "eps", "maximize"))
+ADADELTA_MATH = OptimizerMath("adadelta", adadelta_init, adadelta_update,
+                              ("lr", "rho", "eps", "weight_decay", "maximize"))
 
 
 def check_lr(lr):
@@ -334,11 +364,19 @@ def check_adagrad(lr, lr_decay, weight_decay, initial_accumulator_value, eps):
     check_nonneg("epsilon", eps)
 
 
+def check_adadelta(lr, rho, eps, weight_decay):
+    check_lr(lr)
+    if not 0.0 <= rho <= 1.0:
+        raise ValueError(f"Invalid rho value: {rho}")
+    check_nonneg("epsilon", eps)
+    check_nonneg("weight_decay", weight_decay)
+
+
 class FunctionalOptimizer:
     """An optimizer with bound hyperparameters, mapped over pytrees of arrays.
 
     Made by :func:`sgd`, :func:`adam`, :func:`adamw`, :func:`rmsprop`,
-    :func:`adagrad`.  ``init(params)`` returns the state: a list holding one
+    :func:`adagrad`, :func:`adadelta`.  ``init(params)`` returns the state: a list holding one
     state dict per leaf of ``params`` (in ``tree_leaves`` order; the same
     dicts as PyTorch's ``optimizer.state[p]``).  ``step(params, grads, state,
     **overrides)`` returns ``(new_params, new_state)``.
@@ -443,3 +481,10 @@ def adagrad(lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, ep
     return FunctionalOptimizer(ADAGRAD_MATH, dict(
         lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
         initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize))
+
+
+def adadelta(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False):
+    """Functional ``torch.optim.Adadelta`` (same hyperparameters and defaults)."""
+    check_adadelta(lr, rho, eps, weight_decay)
+    return FunctionalOptimizer(ADADELTA_MATH, dict(
+        lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
