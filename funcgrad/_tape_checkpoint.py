@@ -40,6 +40,7 @@ def checkpoint_on_tape(fun, args, kwargs=None, preserve_rng_state=True):
                      [(t, t._version) for t in inputs])
     for node in nodes:
         node.vjp = region.stub(node)
+        node.res = None
         node.lazy = None  # its saved inputs, and what create_graph would restage
     return out
 
@@ -88,7 +89,7 @@ class _Region:
             from .tensor import _restage_on_tensors, is_grad_enabled
             if is_grad_enabled():  # backward(create_graph=True): the rule on Tensors
                 _restage_on_tensors(node)
-            return node.vjp(ct)
+            return ad.pull(node, ct)
         return recompute_then_pull
 
     def recompute(self):
@@ -124,7 +125,7 @@ class _Region:
                 "its control flow or randomness must not change between the forward and "
                 "the backward pass (keep preserve_rng_state=True for dropout)")
         for a, b in zip(old, twins):
-            a.vjp = b.vjp
+            a.vjp, a.res = b.vjp, b.res
             a.lazy = b.lazy
         self.nodes = self.args = self.kwargs = self.versions = None  # (done: drop them)
 

@@ -58,10 +58,15 @@ class Node:
     # topological order, since a node is made after its parents -- so the tape's
     # backward pass needs no graph sort.  A functional trace orders its nodes by
     # its own list instead, and its hot paths (``_emit``) leave both unset.
-    __slots__ = ("vjp", "parents", "shape", "dtype", "prim", "seq", "lazy", "__weakref__")
+    # ``res``: None, or the one residual of a node whose ``vjp`` is a shared
+    # ``bwd(ct, res)`` (unary elementwise primitives recorded by the functional
+    # trace: no closure is built per operation).  Call ``pull(node, ct)``.
+    __slots__ = ("vjp", "res", "parents", "shape", "dtype", "prim", "seq", "lazy",
+                 "__weakref__")
 
     def __init__(self, vjp, parents, shape, dtype, prim):
         self.vjp = vjp
+        self.res = None
         self.parents = parents
         self.shape = shape
         self.dtype = dtype
@@ -72,6 +77,12 @@ class Node:
     def __repr__(self):
         name = self.prim.name if self.prim is not None else "leaf"
         return f"<Node {name} {self.dtype}{list(self.shape)}>"
+
+
+def pull(node, ct):
+    """``node``'s input cotangents for ``ct`` (its staged VJP, or its shared one)."""
+    res = node.res
+    return node.vjp(ct) if res is None else node.vjp(ct, res)
 
 
 def leaf_node(value):
@@ -226,9 +237,11 @@ def backward_pass(seeds, retain_graph=False, on_node=None, order=None, capture=N
             leaf_cts[node] = ct
         if on_node is not None:
             on_node(node)  # e.g. debug_nans wraps node.vjp with a check
-        in_cts = node.vjp(ct)
+        res = node.res  # (pull(node, ct), inline)
+        in_cts = node.vjp(ct) if res is None else node.vjp(ct, res)
         if not retain_graph:
             node.vjp = _freed
+            node.res = None
             node.lazy = None  # the Tensor front's saved inputs go too, as PyTorch frees them
         parents = node.parents
         # (unrolled for the common single input; the loop body is the same)
@@ -312,7 +325,7 @@ _NEEDS_TF = (True, False)
 _NEEDS_FT = (False, True)
 
 
-def _emit(trace, prim, out, vjp, parents, shape):
+def _emit(trace, prim, out, vjp, parents, shape, res=None):
     """Append the node of ``out = prim(...)`` (``shape``: ``out.shape``) to ``trace``.
 
     Returns the output's tracer.  Node and tracer are built without a
@@ -322,6 +335,7 @@ def _emit(trace, prim, out, vjp, parents, shape):
     """
     node = _new(Node)
     node.vjp = vjp
+    node.res = res
     node.parents = parents
     node.shape = shape
     node.dtype = out.dtype
@@ -354,13 +368,15 @@ def unary_function(prim):
     debug_nans, errors -- goes through ``bind`` unchanged.
     """
     ufunc = prim.np_fn
+    # (unary() primitives: the shared ``bwd(ct, residual)`` and whether the residual
+    # is the output: the node keeps the residual, no closure is built per call)
+    bwd, res_is_out = prim.bwd_res if prim.bwd_res is not None else (None, False)
 
     def apply(x):
         if x.__class__ is VJPTracer:
             trace = x._trace
             pa = x.primal
-            rule = prim.vjp
-            if pa.__class__ is _ndarray and trace.alive and rule is not None \
+            if pa.__class__ is _ndarray and trace.alive and prim.vjp is not None \
                     and not _FOREIGN and not config.debug_nans:
                 try:
                     out = ufunc(pa)
@@ -369,7 +385,10 @@ def unary_function(prim):
                 # (a reverse-mode tracer's primal is float or complex, and so is a
                 # differentiable unary function of it: no dtype check needed)
                 parent = x.node
-                return _emit(trace, prim, out, rule(out, pa), (parent,), parent.shape)
+                if bwd is not None:
+                    return _emit(trace, prim, out, bwd, (parent,), parent.shape,
+                                 out if res_is_out else pa)
+                return _emit(trace, prim, out, prim.vjp(out, pa), (parent,), parent.shape)
         return bind(prim, (x,), EMPTY_PARAMS)
     if ufunc is None or prim.nondiff or prim.multiple_results or prim.vjp_needs:
         def apply(x):  # noqa: F811 - no inline path for these

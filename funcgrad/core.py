@@ -94,7 +94,7 @@ class Primitive:
 
     __slots__ = ("name", "impl", "impls", "shape_rule", "vjp", "jvp", "batch",
                  "transpose", "nondiff", "multiple_results", "vjp_needs", "np_fn",
-                 "fwd_vjp", "doc")
+                 "fwd_vjp", "bwd_res", "doc")
 
     def __init__(self, name, *, multiple_results=False, nondiff=False):
         self.name = name
@@ -114,6 +114,9 @@ class Primitive:
         # evaluate calls it directly, skipping the impl wrapper (the hot path).
         self.np_fn = None
         self.fwd_vjp = None
+        # (unary elementwise primitives: ``(bwd(ct, residual), residual_is_output)``,
+        # the same rule as ``vjp`` unstaged, for recording without a closure)
+        self.bwd_res = None
         self.doc = None
         _REGISTRY[name] = self
 

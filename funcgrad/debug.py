@@ -38,10 +38,10 @@ def check_finite(prim, out, args, params):
 
 def check_cotangents(node):
     """Wrap ``node.vjp`` so its output cotangents are checked (backward pass)."""
-    vjp = node.vjp
+    vjp, res = node.vjp, node.res
 
     def checked(ct):
-        cts = vjp(ct)
+        cts = vjp(ct) if res is None else vjp(ct, res)
         flat = [c for c in cts if c is not None]
         flat = [x for c in flat for x in (c if isinstance(c, tuple) else (c,)) if x is not None]
         if any(_bad(c) for c in flat) and not _bad(ct):
@@ -56,6 +56,7 @@ def check_cotangents(node):
                 f"{_kinds(flat)} in the backward pass from a finite cotangent.{hint}")
         return cts
     node.vjp = checked
+    node.res = None  # (bound into ``checked``)
 
 
 def _kinds(xs):

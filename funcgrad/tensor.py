@@ -180,6 +180,7 @@ class _TapeTrace(Trace):
                 vjp = rule(out, *values, **params) if params else rule(out, *values)
             node = result.node = _new(_Node)  # ad.Node(...) without the __init__ call
             node.vjp = vjp
+            node.res = None
             node.parents = parents
             node.shape = out.shape
             node.dtype = out.dtype

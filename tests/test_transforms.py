@@ -377,3 +377,12 @@ def test_inline_recording_paths_under_debug_nans_and_with_bad_shapes():
             fg.grad(lambda v: fnp.sum(v / 0.0))(np.array([1.0, 2.0]))
     with pytest.raises(ValueError, match=r"add: .*\(3,\) \(5,\)"):
         fg.grad(lambda v: fnp.sum(v + np.ones(5)))(np.ones(3))
+
+
+def test_debug_nans_switched_on_after_recording_checks_the_backward_pass():
+    # recorded by the inline path (a shared rule and its residual on the node),
+    # checked by debug_nans in a pullback run later
+    _, pullback = fg.vjp(lambda v: fnp.sum(fnp.sqrt(v)), np.array([0.0, 1.0]))
+    with fg.config.override(debug_nans=True), np.errstate(all="ignore"):
+        with pytest.raises(FloatingPointError, match="VJP rule of primitive 'sqrt'"):
+            pullback(np.float64(1.0))

@@ -39,13 +39,16 @@ def unary(name, *, dx=None, dout=None, np_name=None, shape_rule=unary_float_shap
     residual the VJP keeps.
     """
     prim = Primitive(name)
+    derivative = dx if dx is not None else dout
+    bwd = lambda ct, r: (ct * derivative(r),)  # noqa: E731 - r: x for dx, out for dout
     if dx is not None:
-        vjp = lambda out, x: lambda ct: (ct * dx(x),)  # noqa: E731
+        vjp = lambda out, x: lambda ct: bwd(ct, x)  # noqa: E731
         jvp = lambda t, out, x: t * dx(x)  # noqa: E731
     else:
-        vjp = lambda out, x: lambda ct: (ct * dout(out),)  # noqa: E731
+        vjp = lambda out, x: lambda ct: bwd(ct, out)  # noqa: E731
         jvp = lambda t, out, x: t * dout(out)  # noqa: E731
     define_elementwise(prim, _impl(np_name or name), shape_rule=shape_rule, jvp=(jvp,), vjp=vjp)
+    prim.bwd_res = (bwd, dx is None)  # the same rule, unstaged (see ad.unary_function)
     return prim
 
 
