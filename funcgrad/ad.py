@@ -341,7 +341,7 @@ def _emit(trace, prim, out, vjp, parents, shape, res=None):
     node.dtype = out.dtype
     node.prim = prim
     trace.nodes.append(node)
-    t = VJPTracer()
+    t = VJPTracer()  # (_tracer(trace, out, node), inline)
     t._trace = trace
     t.primal = out
     t.node = node
@@ -349,6 +349,7 @@ def _emit(trace, prim, out, vjp, parents, shape, res=None):
 
 
 def _tracer(trace, primal, node):
+    """A new VJPTracer (the class has no ``__init__``: see its docstring)."""
     t = VJPTracer()
     t._trace = trace
     t.primal = primal
