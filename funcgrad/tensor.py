@@ -303,9 +303,11 @@ _FOREIGN = backends._FOREIGN_ARRAY_TYPES  # non-empty once a non-NumPy backend i
 
 def _weak_or_strong(value):
     """A weak reference to an output array (kept alive by the rule if it needs it)."""
+    if isinstance(value, np.generic):  # (a full reduction's NumPy scalar, e.g. a loss)
+        return lambda: value  # scalars cannot be weakly referenced; they are tiny
     try:
         return weakref.ref(value)
-    except TypeError:  # NumPy scalars cannot be weakly referenced; they are tiny
+    except TypeError:  # other values that cannot be weakly referenced
         return lambda: value
 
 
