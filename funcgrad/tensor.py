@@ -624,13 +624,15 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     retain = create_graph if retain_graph is None else retain_graph
     seeds = _seeds(tensors, grad_tensors, create_graph)
     wanted = None
-    capture = set(_retained.keys()) if len(_retained) else set()
+    capture = set(_retained.keys()) if len(_retained) else None
     if inputs is not None:
         inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
         wanted = {t._graph_node(): t for t in inputs}
-        capture |= set(wanted)
-    with set_grad_enabled(create_graph):
-        cts = ad.backward_pass(seeds, retain_graph=retain, capture=capture or None,
+        capture = set(wanted) if capture is None else capture | set(wanted)
+    prev = _grad_mode.enabled  # (set_grad_enabled(create_graph), without the object)
+    _grad_mode.enabled = create_graph
+    try:
+        cts = ad.backward_pass(seeds, retain_graph=retain, capture=capture,
                                on_node=_restage_on_tensors if create_graph else _check_versions)
         for node, ct in cts.items():
             if wanted is not None:
@@ -641,6 +643,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
                 t = _retained.get(node)
             if t is not None:
                 _accumulate(t, ct, create_graph)
+    finally:
+        _grad_mode.enabled = prev
 
 
 def _seeds(tensors, grads, create_graph):
