@@ -372,9 +372,10 @@ def unary_function(prim):
     # (unary() primitives: the shared ``bwd(ct, residual)`` and whether the residual
     # is the output: the node keeps the residual, no closure is built per call)
     bwd, res_is_out = prim.bwd_res if prim.bwd_res is not None else (None, False)
+    inline = not (ufunc is None or prim.nondiff or prim.multiple_results or prim.vjp_needs)
 
     def apply(x):
-        if x.__class__ is VJPTracer:
+        if inline and x.__class__ is VJPTracer:
             trace = x._trace
             pa = x.primal
             if pa.__class__ is _ndarray and trace.alive and prim.vjp is not None \
@@ -391,9 +392,6 @@ def unary_function(prim):
                                  out if res_is_out else pa)
                 return _emit(trace, prim, out, prim.vjp(out, pa), (parent,), parent.shape)
         return bind(prim, (x,), EMPTY_PARAMS)
-    if ufunc is None or prim.nondiff or prim.multiple_results or prim.vjp_needs:
-        def apply(x):  # noqa: F811 - no inline path for these
-            return bind(prim, (x,), EMPTY_PARAMS)
     apply.__name__ = apply.__qualname__ = prim.name
     return apply
 
